@@ -45,7 +45,7 @@ class SphereGraph:
         kernel_width: float | None = None,
         check: bool = True,
     ) -> None:
-        w = sp.csr_matrix(weights, dtype=np.float64)
+        w = sp.csr_matrix(weights, dtype=np.float64, copy=check)  # never modify a user's matrix
         w.sum_duplicates()
         w.sort_indices()
         n = w.shape[0]

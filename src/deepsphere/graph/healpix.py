@@ -13,8 +13,9 @@ from .kernel import check_kernel_width, default_kernel_width
 
 
 def healpix_graph(sampling: HEALPix, kernel_width: float | None = None) -> SphereGraph:
-    """The graph of HEALPix pixel adjacency (8 neighbours; 7 for the 8 pixels at the corners of the
-    base faces shared by 3 faces), with Gaussian weights ``exp(−ln 2 · d² / σ²)`` on chord distances.
+    """The graph of HEALPix pixel adjacency, with Gaussian weights ``exp(−ln 2 · d² / σ²)`` on chord
+    distances. Every pixel has 8 neighbours but the 24 that touch one of the 8 points where only 3 base
+    faces meet (3 pixels around each point), which have 7.
 
     The neighbour tables come from cdshealpix (Rust, multithreaded; BSD): at nside 1024 they take
     0.4 s on 2 cores against 2.9 s for healpy.get_all_neighbours (``benchmarks/bench_graph.py``).
@@ -30,7 +31,7 @@ def healpix_graph(sampling: HEALPix, kernel_width: float | None = None) -> Spher
     Examples
     --------
     >>> g = healpix_graph(HEALPix(nside=16))
-    >>> g.n_vertices, g.n_edges == (8 * 3072 - 8) // 2
+    >>> g.n_vertices, g.n_edges == (8 * 3072 - 24) // 2
     (3072, True)
     """
     if not isinstance(sampling, HEALPix):

@@ -40,12 +40,16 @@ def gaussian_weights(sq_dist: np.ndarray, kernel_width: float) -> np.ndarray:
     return np.exp(sq_dist * (-np.log(2.0) / kernel_width**2))
 
 
+def as_real(value: object) -> float | None:
+    """``value`` as a float if it is a real number (not a bool, not a string), else None."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    return float(value)
+
+
 def check_kernel_width(kernel_width: object) -> float:
     """Return a valid (positive, finite) kernel width or raise a ValueError naming it."""
-    try:
-        value = float(kernel_width)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"kernel_width must be a positive number, got {kernel_width!r}") from None
-    if not np.isfinite(value) or value <= 0:
+    value = as_real(kernel_width)
+    if value is None or not np.isfinite(value) or value <= 0:
         raise ValueError(f"kernel_width must be a positive number, got {kernel_width!r}")
     return value

@@ -11,11 +11,11 @@ from scipy.spatial import cKDTree
 
 from ._assemble import as_points
 from .graph import SphereGraph
-from .kernel import check_kernel_width, gaussian_weights
+from .kernel import as_real, check_kernel_width, gaussian_weights
 
 
 def radius_graph(sampling_or_coords: Any, radius: float, kernel_width: float | None = None) -> SphereGraph:
-    """Join every pair of points whose geodesic distance is below ``radius`` (radians).
+    """Join every pair of points whose geodesic distance is at most ``radius`` (radians).
 
     Weights ``exp(−ln 2 · d² / σ²)`` on chord distances d. Suited to irregular point sets (weather
     stations) where a k-NN graph would join distant isolated points; vertices with no neighbour
@@ -31,12 +31,10 @@ def radius_graph(sampling_or_coords: Any, radius: float, kernel_width: float | N
         σ (chord units); default ``chord(radius) / 2``, so that the weight at the radius is 1/16.
     """
     x, _ = as_points(sampling_or_coords)
-    try:
-        radius = float(radius)
-    except (TypeError, ValueError):
-        raise ValueError(f"radius must be a number of radians in (0, π], got {radius!r}") from None
-    if not 0 < radius <= np.pi:
+    value = as_real(radius)
+    if value is None or not 0 < value <= np.pi:
         raise ValueError(f"radius must be a number of radians in (0, π], got {radius!r}")
+    radius = value
     chord = 2 * np.sin(radius / 2)
     width = chord / 2 if kernel_width is None else check_kernel_width(kernel_width)
     pairs = cKDTree(x).query_pairs(chord, output_type="ndarray")
