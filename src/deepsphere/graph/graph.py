@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -138,17 +137,11 @@ def _largest_eigenvalue(laplacian: sp.csr_matrix, normalized: bool) -> float:
     cap = 2.0 if normalized else 2.0 * float(diag.max(initial=0.0))
     if n <= 400:
         return float(min(np.linalg.eigvalsh(laplacian.toarray())[-1], cap)) if n else 0.0
-    v0 = _start_vector(n)
+    v0 = np.random.default_rng(0).standard_normal(n)  # fixed start vector: deterministic results
     theta, vec = spla.eigsh(laplacian, k=1, which="LA", tol=1e-4, v0=v0, ncv=min(n, 32))
     v = vec[:, 0]
     residual = np.linalg.norm(laplacian @ v - theta[0] * v) / np.linalg.norm(v)
     return float(min(theta[0] + residual + 1e-3 * abs(theta[0]), cap))
-
-
-@cache
-def _start_vector(n: int) -> np.ndarray:
-    """A fixed, generic start vector for Lanczos (deterministic results)."""
-    return np.random.default_rng(0).standard_normal(n)
 
 
 def to_torch_sparse(matrix: Any, dtype: Any = None) -> Any:
