@@ -91,13 +91,12 @@ class SphereGraph:
     def lmax(self, normalized: bool = False) -> float:
         """Largest Laplacian eigenvalue: an upper bound within ~0.1 % (cached).
 
-        Lanczos (ARPACK) gives a Ritz value θ ≤ λmax with unit vector v; the residual r = |L v − θ v|
-        bounds the error, so ``θ + r`` is returned (capped by 2 for the normalized Laplacian and by the
-        Gershgorin bound 2 max(d) for the combinatorial one). Small graphs are solved densely.
+        See :func:`estimate_lmax`; the normalized Laplacian's value is also capped by 2.
         """
         normalized = bool(normalized)
         if normalized not in self._lmax:
-            self._lmax[normalized] = _largest_eigenvalue(self.laplacian(normalized), normalized)
+            lmax = estimate_lmax(self.laplacian(normalized))
+            self._lmax[normalized] = min(lmax, 2.0) if normalized else lmax
         return self._lmax[normalized]
 
     def fourier_basis(self, normalized: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -131,12 +130,20 @@ def _check_weights(w: sp.csr_matrix) -> None:
         raise ValueError("weights must be symmetric (an undirected graph)")
 
 
-def _largest_eigenvalue(laplacian: sp.csr_matrix, normalized: bool) -> float:
+def estimate_lmax(matrix: Any) -> float:
+    """Largest eigenvalue of a symmetric (sparse) matrix, as an upper bound within ~0.1 %.
+
+    Lanczos (ARPACK) gives a Ritz value θ ≤ λmax with unit vector v; the residual r = |L v − θ v|
+    bounds the error, so ``θ + r`` is returned, capped by the Gershgorin bound max_i Σ_j |L_ij|.
+    Matrices up to 400 rows are solved densely (exact).
+    """
+    laplacian = sp.csr_matrix(matrix, dtype=np.float64)
     n = laplacian.shape[0]
-    diag = laplacian.diagonal()
-    cap = 2.0 if normalized else 2.0 * float(diag.max(initial=0.0))
+    if n == 0:
+        return 0.0
+    cap = float(abs(laplacian).sum(axis=1).max())
     if n <= 400:
-        return float(min(np.linalg.eigvalsh(laplacian.toarray())[-1], cap)) if n else 0.0
+        return float(min(np.linalg.eigvalsh(laplacian.toarray())[-1], cap))
     v0 = np.random.default_rng(0).standard_normal(n)  # fixed start vector: deterministic results
     theta, vec = spla.eigsh(laplacian, k=1, which="LA", tol=1e-4, v0=v0, ncv=min(n, 32))
     v = vec[:, 0]

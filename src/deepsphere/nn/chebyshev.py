@@ -1,0 +1,164 @@
+"""The Chebyshev basis T_0(L̃) x, …, T_{K−1}(L̃) x of a signal, by three interchangeable backends.
+
+Recursion: ``T_0 x = x``, ``T_1 x = L̃ x``, ``T_k x = 2 L̃ T_{k−1} x − T_{k−2} x`` (K − 1 sparse products).
+
+Backends (all return the same numbers; the tests hold each to a float64 dense reference):
+
+- ``"numba"`` — CPU, float32/float64: the fused kernel of :mod:`._ell_kernels` in a custom autograd
+  function. Its backward needs nothing saved: since L̃ is symmetric, the input gradient
+  ``Σ_k T_k(L̃) G_k`` is evaluated by Clenshaw's recurrence ``b_k = G_k + 2 L̃ b_{k+1} − b_{k+2}``,
+  ``dx = G_0 + L̃ b_1 − b_2`` (K − 1 more products).
+- ``"sparse"`` — torch's sparse CSR product over the same buffers (viewed as CSR without a copy);
+  cuSPARSE on CUDA.
+- ``"index"`` — gathers over the neighbour lists with plain tensor ops: works under ``torch.compile``
+  (which fuses the gathers into one loop), ONNX export and autocast (any float dtype).
+
+``"auto"`` picks ``numba`` on the CPU, ``sparse`` on other devices for float32/float64, and ``index``
+when compiling, exporting, or for half precision.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._ell_kernels import ell_step
+from .laplacian import RescaledLaplacian
+
+BACKENDS = ("auto", "numba", "sparse", "index")
+
+
+def chebyshev_basis(
+    laplacian: RescaledLaplacian, x: torch.Tensor, K: int, backend: str = "auto"
+) -> torch.Tensor:
+    """Stack ``T_k(L̃) x`` for k < K.
+
+    Parameters
+    ----------
+    laplacian : RescaledLaplacian with V vertices
+    x : Tensor (V, B, C)
+        Signal, vertex-major (the layout the recursion reads fastest).
+    K : int ≥ 1
+    backend : one of ``BACKENDS``
+
+    Returns
+    -------
+    Tensor (V, B, K, C), contiguous: ``out[:, :, k]`` is ``T_k(L̃) x``.
+    """
+    backend = resolve_backend(backend, x)
+    if backend == "numba":
+        return _NumbaChebyshev.apply(x, laplacian.index, laplacian.weight, K)
+    apply = _sparse_product if backend == "sparse" else _gather_product
+    terms = [x]
+    if K > 1:
+        terms.append(apply(laplacian, x))
+    for _ in range(2, K):
+        terms.append(2.0 * apply(laplacian, terms[-1]) - terms[-2])
+    return torch.stack(terms, dim=2)
+
+
+def resolve_backend(backend: str, x: torch.Tensor) -> str:
+    """The backend ``"auto"`` stands for, given the input (see the module docstring)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    exporting = torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
+    full_precision = x.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled(
+        x.device.type
+    )
+    if backend == "auto":
+        if exporting or not full_precision:
+            return "index"
+        return "numba" if x.device.type == "cpu" else "sparse"
+    if backend == "numba" and (x.device.type != "cpu" or not full_precision or exporting):
+        raise ValueError(
+            f"backend 'numba' runs on CPU float32/float64 tensors outside compile/export, got {x.dtype} on "
+            f"{x.device.type}; use 'auto' or 'index'"
+        )
+    return backend
+
+
+def _gather_product(laplacian: RescaledLaplacian, x: torch.Tensor) -> torch.Tensor:
+    """L̃ x for x (V, B, C): one gather and multiply-add per neighbour slot."""
+    index, weight = laplacian.index, laplacian.weight.to(x.dtype)
+    out = weight[:, 0, None, None] * x[index[:, 0]]
+    for j in range(1, index.shape[1]):
+        out = out + weight[:, j, None, None] * x[index[:, j]]
+    return out
+
+
+def _sparse_product(laplacian: RescaledLaplacian, x: torch.Tensor) -> torch.Tensor:
+    """L̃ x for x (V, B, C) through torch's sparse CSR product (the padded lists viewed as CSR)."""
+    n, d = laplacian.index.shape
+    crow = torch.arange(0, n * d + 1, d, device=x.device)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": we rely on the product only
+        warnings.simplefilter("ignore", UserWarning)
+        matrix = torch.sparse_csr_tensor(
+            crow, laplacian.index.reshape(-1), laplacian.weight.to(x.dtype).reshape(-1), size=(n, n),
+            check_invariants=False,
+        )  # fmt: skip
+    return (matrix @ x.reshape(n, -1)).reshape(x.shape)
+
+
+class _NumbaChebyshev(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, index: torch.Tensor, weight: torch.Tensor, K: int) -> torch.Tensor:
+        n, batch, channels = x.shape
+        out = torch.empty((n, batch, K, channels), dtype=x.dtype)
+        out[:, :, 0] = x
+        if K > 1:
+            idx, w = index.numpy(), weight.to(x.dtype).numpy()
+            buf = out.view(n, -1).numpy()
+            slot = lambda k: (k * channels, K * channels)  # noqa: E731 - channel block k of the stack
+            _step(idx, w, 1.0, buf, slot(0), None, None, buf, slot(1), batch, channels)
+            for k in range(2, K):
+                _step(idx, w, 2.0, buf, slot(k - 1), (buf, slot(k - 2)), None, buf, slot(k), batch, channels)
+        ctx.save_for_backward(index, weight)
+        ctx.K = K
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None, None]:
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None
+        index, weight = ctx.saved_tensors
+        K = ctx.K
+        n, batch, _, channels = grad.shape
+        grad = grad.contiguous()
+        g = grad.view(n, -1).numpy()
+        g_slot = lambda k: (k * channels, K * channels)  # noqa: E731 - channel block k of the gradient
+        if K == 1:
+            return grad[:, :, 0].clone(), None, None, None
+        idx, w = index.numpy(), weight.to(grad.dtype).numpy()
+        plain = (0, channels)
+        # b_{K-1} = G_{K-1}; b_k = G_k + 2 L̃ b_{k+1} − b_{k+2}; dx = G_0 + L̃ b_1 − b_2.
+        buffers = [torch.empty((n, batch * channels), dtype=grad.dtype).numpy() for _ in range(3)]
+        b1 = buffers[0]
+        b1.reshape(n, batch, channels)[:] = grad[:, :, K - 1].numpy()
+        b2: Any = None
+        for k in range(K - 2, 0, -1):
+            b0 = buffers[(K - 1 - k) % 3]
+            prev = None if b2 is None else (b2, plain)
+            _step(idx, w, 2.0, b1, plain, prev, (g, g_slot(k)), b0, plain, batch, channels)
+            b1, b2 = b0, b1
+        dx = torch.empty((n, batch, channels), dtype=grad.dtype)
+        prev = None if b2 is None else (b2, plain)
+        _step(idx, w, 1.0, b1, plain, prev, (g, g_slot(0)), dx.view(n, -1).numpy(), plain, batch, channels)
+        return dx, None, None, None
+
+
+def _step(index, weight, alpha, src, src_slot, prev, add, out, out_slot, batch, channels) -> None:  # noqa: ANN001
+    """``out = alpha L̃ src − prev + add`` on slots (see :mod:`._ell_kernels`); prev/add: (array, slot)."""
+    p_arr, p_slot = prev if prev is not None else (src, src_slot)
+    a_arr, a_slot = add if add is not None else (src, src_slot)
+    ell_step(
+        index, weight, weight.dtype.type(alpha), src, _unsigned(src_slot), p_arr, _unsigned(p_slot),
+        a_arr, _unsigned(a_slot), out, _unsigned(out_slot), batch, channels,
+        prev is not None, add is not None,
+    )  # fmt: skip
+
+
+def _unsigned(slot: tuple[int, int]) -> tuple[np.uint64, np.uint64]:
+    return np.uint64(slot[0]), np.uint64(slot[1])

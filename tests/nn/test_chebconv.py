@@ -1,0 +1,190 @@
+"""ChebConv against a float64 dense reference, gradients, buffers, backends and bad input."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from torch.func import functional_call
+
+from deepsphere.graph import knn_graph
+from deepsphere.nn import ChebConv, RescaledLaplacian
+from deepsphere.nn.chebyshev import chebyshev_basis, resolve_backend
+from deepsphere.sampling import HEALPix, Icosahedral
+
+BACKENDS = ["numba", "sparse", "index"]
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+
+
+def dense_reference(
+    laplacian: sp.spmatrix, lmax: float, x: np.ndarray, weight: np.ndarray, bias
+) -> np.ndarray:
+    """y = Σ_k T_k(L̃) x W_k + b with T_k built from dense float64 matrices."""
+    n = laplacian.shape[0]
+    lt = 2.0 * laplacian.toarray() / lmax - np.eye(n)
+    polys = [np.eye(n), lt]
+    for _ in range(2, len(weight)):
+        polys.append(2.0 * lt @ polys[-1] - polys[-2])
+    y = sum(np.einsum("vu,buc,co->bvo", polys[k], x, weight[k]) for k in range(len(weight)))
+    return y + (0.0 if bias is None else bias)
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return knn_graph(HEALPix(nside=8), k=8)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("K", [1, 2, 5, 12])
+def test_matches_dense_float64_reference(graph, backend, K):
+    rng = np.random.default_rng(K)
+    torch.manual_seed(K)
+    conv = ChebConv(3, 4, K, graph.laplacian(), lmax=graph.lmax(), backend=backend)
+    with torch.no_grad():
+        conv.bias.normal_()
+    x = rng.standard_normal((2, graph.n_vertices, 3)).astype(np.float32)
+    y = conv(torch.from_numpy(x)).detach().numpy()
+    ref = dense_reference(
+        graph.laplacian(), graph.lmax(), x.astype(np.float64), conv.weight.detach().double().numpy(),
+        conv.bias.detach().double().numpy(),
+    )  # fmt: skip
+    assert y.shape == (2, graph.n_vertices, 4)
+    assert np.abs(y - ref).max() <= 1e-5 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("K", [1, 3, 6])
+def test_gradcheck_float64(backend, K):
+    g = knn_graph(HEALPix(nside=2), k=6)
+    torch.manual_seed(0)
+    conv = ChebConv(2, 3, K, g.laplacian(), backend=backend).double()
+    x = torch.randn(2, g.n_vertices, 2, dtype=torch.float64, requires_grad=True)
+    w = conv.weight.detach().clone().requires_grad_()
+    b = conv.bias.detach().clone().requires_grad_()
+    f = lambda x, w, b: functional_call(conv, {"weight": w, "bias": b}, (x,))  # noqa: E731
+    assert torch.autograd.gradcheck(f, (x, w, b), fast_mode=True)
+
+
+def test_backends_agree_on_strided_input_and_larger_graph():
+    g = knn_graph(Icosahedral(level=3), k=6)
+    torch.manual_seed(1)
+    conv = ChebConv(5, 7, 6, g.laplacian())
+    x = torch.randn(g.n_vertices, 3, 5).transpose(0, 1)  # a (B, V, C) view of vertex-major memory
+    outs = {}
+    for backend in BACKENDS:
+        conv.backend = backend
+        xg = x.detach().clone().requires_grad_()
+        y = conv(xg)
+        (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).sum().backward()
+        outs[backend] = (y.detach(), xg.grad, conv.weight.grad.clone())
+        conv.weight.grad = None
+    for backend in BACKENDS[1:]:
+        for a, b in zip(outs["numba"], outs[backend], strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_rescaled_spectrum_ends_at_minus_one_and_one(graph):
+    op = RescaledLaplacian(graph.laplacian())
+    eig = np.linalg.eigvalsh(op.to_scipy().toarray())
+    assert eig[0] == pytest.approx(-1.0, abs=1e-6)  # λ = 0 (constant vector) ↦ −1
+    assert 1.0 - 5e-3 <= eig[-1] <= 1.0 + 1e-6  # λmax ↦ 1: the whole of [−1, 1] is used, not [−1, 0.5]
+    norm = RescaledLaplacian(graph.laplacian(normalized=True))
+    eig = np.linalg.eigvalsh(norm.to_scipy().toarray())
+    assert eig[0] == pytest.approx(-1.0, abs=1e-6) and 1.0 - 5e-3 <= eig[-1] <= 1.0 + 1e-6
+
+
+def test_state_dict_round_trip_and_device_move(graph):
+    torch.manual_seed(2)
+    conv = ChebConv(3, 3, 4, graph.laplacian())
+    state = conv.state_dict()
+    assert {"laplacian.index", "laplacian.weight", "laplacian.lmax", "weight", "bias"} <= set(state)
+    assert all(t.layout == torch.strided for t in state.values())  # dense buffers: DDP can broadcast them
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    other = ChebConv(3, 3, 4, knn_graph(HEALPix(nside=8), k=8, kernel_width=0.3).laplacian())
+    other.load_state_dict(torch.load(buffer))
+    x = torch.randn(2, graph.n_vertices, 3)
+    torch.testing.assert_close(other(x), conv(x))
+    moved = conv.to(torch.float64)
+    assert moved.laplacian.weight.dtype == torch.float64 and moved.laplacian.index.dtype == torch.int64
+
+
+def test_torch_sparse_laplacian_and_shared_operator(graph):
+    lap = graph.laplacian()
+    coo = lap.tocoo()
+    sparse = torch.sparse_coo_tensor(np.vstack([coo.row, coo.col]), coo.data, size=lap.shape)
+    a = ChebConv(2, 2, 3, lap, lmax=graph.lmax())
+    b = ChebConv(2, 2, 3, sparse, lmax=graph.lmax())
+    torch.testing.assert_close(a.laplacian.weight, b.laplacian.weight)
+    shared = RescaledLaplacian(lap)
+    c, d = ChebConv(2, 4, 3, shared), ChebConv(4, 2, 3, shared)
+    assert c.laplacian is d.laplacian
+
+
+@pytest.mark.parametrize("K", [2, 5, 20])
+def test_initialisation_keeps_second_moment_through_depth(K):
+    g = knn_graph(HEALPix(nside=8), k=8)
+    op = RescaledLaplacian(g.laplacian())
+    torch.manual_seed(3)
+    x = torch.randn(2, g.n_vertices, 64)
+    moments = []
+    with torch.no_grad():
+        for _ in range(12):
+            x = torch.relu(ChebConv(64, 64, K, op)(x))
+            moments.append(float((x**2).mean()))
+    assert all(0.05 < m < 20.0 for m in moments), moments
+
+
+def test_no_grad_input_stores_nothing_and_inference_is_graph_free(graph):
+    conv = ChebConv(3, 3, 5, graph.laplacian())
+    x = torch.randn(2, graph.n_vertices, 3)
+    with torch.no_grad():
+        y = conv(x)
+    assert y.grad_fn is None
+    basis = chebyshev_basis(conv.laplacian, x.transpose(0, 1), 5, "numba")
+    assert basis.grad_fn is None  # an input without gradient records no backward node
+
+
+def test_auto_backend_choice():
+    x = torch.zeros(1, 1, 1)
+    assert resolve_backend("auto", x) == "numba"
+    assert resolve_backend("auto", x.half()) == "index"
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert resolve_backend("auto", x) == "index"
+
+
+def test_runs_under_autocast(graph):
+    conv = ChebConv(3, 5, 4, graph.laplacian())
+    x = torch.randn(2, graph.n_vertices, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = conv(x)
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), conv(x), rtol=0.05, atol=0.05)
+
+
+def test_bad_inputs(graph):
+    lap = graph.laplacian()
+    with pytest.raises(ValueError, match="in_channels must be a positive integer"):
+        ChebConv(0, 2, 3, lap)
+    with pytest.raises(ValueError, match="K must be a positive integer"):
+        ChebConv(2, 2, 0, lap)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        ChebConv(2, 2, 2, lap, backend="cuda")
+    with pytest.raises(ValueError, match="laplacian must be a scipy.sparse matrix"):
+        ChebConv(2, 2, 2, lap.toarray())
+    with pytest.raises(ValueError, match="laplacian must be sparse"):
+        ChebConv(2, 2, 2, torch.eye(4))
+    with pytest.raises(ValueError, match="symmetric"):
+        ChebConv(2, 2, 2, sp.csr_matrix(np.triu(np.ones((4, 4)))))
+    with pytest.raises(ValueError, match="lmax must be a positive number"):
+        ChebConv(2, 2, 2, lap, lmax=-1.0)
+    conv = ChebConv(2, 2, 2, lap)
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, 768, 2\)"):
+        conv(torch.zeros(1, 767, 2))
+    with pytest.raises(ValueError, match="backend 'numba' runs on CPU float32/float64"):
+        chebyshev_basis(conv.laplacian, torch.zeros(768, 1, 2, dtype=torch.float16), 2, "numba")

@@ -1,0 +1,111 @@
+"""Models: shapes, exact symmetry, learning, saving, DDP, and clear errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import healpy as hp
+import numpy as np
+import pytest
+import torch
+
+from deepsphere.graph import healpix_graph
+from deepsphere.nn import SphericalCNN, SphericalUNet
+from deepsphere.sampling import HEALPix, Icosahedral
+
+
+def quarter_turn(nside: int) -> torch.Tensor:
+    """Nested pixel permutation of the 90° turn about z: an exact symmetry of HEALPix and its hierarchy."""
+    x = HEALPix(nside).coords
+    return torch.from_numpy(hp.vec2pix(nside, -x[:, 1], x[:, 0], x[:, 2], nest=True))
+
+
+def test_classifier_is_exactly_invariant_to_a_symmetry_of_the_sampling():
+    torch.manual_seed(0)
+    model = SphericalCNN(HEALPix(nside=8), 2, 3, channels=(8, 8, 8), K=4, graph=healpix_graph).double().eval()
+    x = torch.randn(2, 768, 2, dtype=torch.float64)
+    rotated = torch.empty_like(x)
+    rotated[:, quarter_turn(8)] = x  # pixel i moves to perm[i]
+    torch.testing.assert_close(model(rotated), model(x), rtol=1e-10, atol=1e-10)
+    assert (model(x) - model(x.flip(1))).abs().max() > 1e-3  # not trivially constant
+
+
+@pytest.mark.parametrize("unpool", ["nearest", "learned"])
+def test_unet_is_exactly_equivariant_to_a_symmetry_of_the_sampling(unpool):
+    torch.manual_seed(1)
+    model = SphericalUNet(HEALPix(nside=8), 2, 3, channels=(4, 8, 8), K=3, graph=healpix_graph, unpool=unpool)
+    model = model.double().eval()
+    perm = quarter_turn(8)
+    x = torch.randn(1, 768, 2, dtype=torch.float64)
+    rotated = torch.empty_like(x)
+    rotated[:, perm] = x
+    y = model(x)
+    assert y.shape == (1, 768, 3)
+    # learned unpooling too: the quarter turn keeps each child's rank (position) inside its parent
+    torch.testing.assert_close(model(rotated)[:, perm], y, rtol=1e-10, atol=1e-10)
+
+
+def test_classifier_overfits_a_tiny_data_set():
+    torch.manual_seed(0)
+    s = HEALPix(nside=8, indices=np.arange(256))  # a partial sky: the first 4 base pixels
+    model = SphericalCNN(s, 1, 2, channels=(8, 16), K=4, head="conv")
+    x = torch.randn(16, s.npix, 1)
+    labels = torch.arange(16) % 2
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), labels)
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    assert (model(x).argmax(1) == labels).all()
+    assert loss.item() < 0.1
+
+
+def test_state_dict_restores_outputs_on_a_fresh_model():
+    torch.manual_seed(0)
+    a = SphericalUNet(Icosahedral(level=2), 2, 2, channels=(4, 8), K=3).eval()
+    buffer = io.BytesIO()
+    torch.save(a.state_dict(), buffer)
+    buffer.seek(0)
+    torch.manual_seed(1)
+    b = SphericalUNet(Icosahedral(level=2), 2, 2, channels=(4, 8), K=3).eval()
+    b.load_state_dict(torch.load(buffer))
+    x = torch.randn(2, 162, 2)
+    torch.testing.assert_close(a(x), b(x))
+
+
+def test_ddp_with_two_gloo_processes(tmp_path: Path):
+    out = tmp_path / "ddp.json"
+    worker = Path(__file__).with_name("ddp_worker.py")
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(worker),
+        str(out),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["max_param_diff"] == 0.0  # gradients were averaged: replicas stay identical
+    assert any(name.endswith("laplacian.index") for name in result["laplacian_buffers"])
+
+
+def test_bad_specs():
+    with pytest.raises(ValueError, match="the model needs 3 poolings"):
+        SphericalCNN(HEALPix(nside=4), 1, 2, channels=(4, 4, 4))
+    with pytest.raises(ValueError, match="channels must be a non-empty sequence of positive integers"):
+        SphericalCNN(HEALPix(nside=4), 1, 2, channels=())
+    with pytest.raises(ValueError, match="head must be one of"):
+        SphericalCNN(HEALPix(nside=4), 1, 2, channels=(4,), head="mlp")
+    with pytest.raises(ValueError, match="unpool must be one of"):
+        SphericalUNet(HEALPix(nside=4), 1, 2, channels=(4, 4), unpool="bilinear")
