@@ -188,3 +188,38 @@ def test_bad_inputs(graph):
         conv(torch.zeros(1, 767, 2))
     with pytest.raises(ValueError, match="backend 'numba' runs on CPU float32/float64"):
         chebyshev_basis(conv.laplacian, torch.zeros(768, 1, 2, dtype=torch.float16), 2, "numba")
+
+
+def test_agrees_with_torch_geometric(graph):
+    pyg = pytest.importorskip("torch_geometric.nn")
+    torch.manual_seed(4)
+    ours = ChebConv(3, 4, 5, graph.laplacian(), lmax=graph.lmax())
+    theirs = pyg.ChebConv(3, 4, 5, normalization=None)
+    with torch.no_grad():
+        for k, lin in enumerate(theirs.lins):
+            lin.weight.copy_(ours.weight[k].T)
+        theirs.bias.copy_(ours.bias.normal_())
+    w = graph.weights.tocoo()
+    edge_index = torch.from_numpy(np.vstack([w.row, w.col])).long()
+    x = torch.randn(2, graph.n_vertices, 3)
+    y = theirs(x, edge_index, torch.from_numpy(w.data).float(), lambda_max=torch.tensor(graph.lmax()))
+    torch.testing.assert_close(ours(x), y, rtol=1e-4, atol=1e-5)
+
+
+def test_compiles_to_one_graph(graph):
+    conv = ChebConv(3, 4, 5, graph.laplacian())
+    x = torch.randn(2, graph.n_vertices, 3)
+    compiled = torch.compile(conv, backend="aot_eager", fullgraph=True)  # fullgraph: no graph break
+    torch.testing.assert_close(compiled(x), conv(x))
+
+
+def test_exports_to_onnx(graph, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    conv = ChebConv(3, 4, 5, graph.laplacian())
+    x = torch.randn(2, graph.n_vertices, 3)
+    path = tmp_path / "chebconv.onnx"
+    torch.onnx.export(conv, (x,), str(path), dynamo=True, verbose=False)
+    session = ort.InferenceSession(str(path))
+    (y,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    np.testing.assert_allclose(y, conv(x).detach().numpy(), rtol=1e-4, atol=1e-5)
