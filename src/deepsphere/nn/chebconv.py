@@ -102,10 +102,12 @@ class ChebConv(torch.nn.Module):
                 f"got {tuple(x.shape)}"
             )
         batch = x.shape[0]
-        basis = chebyshev_basis(self.laplacian, x.transpose(0, 1), self.K, self.backend)  # (V, B, K, C)
-        weight = self.weight.reshape(self.K * self.in_channels, self.out_channels)
-        rows = basis.reshape(n * batch, self.K * self.in_channels)
-        y = rows @ weight if self.bias is None else torch.addmm(self.bias, rows, weight)
+        basis = chebyshev_basis(self.laplacian, x.transpose(0, 1), self.K, self.backend)  # (K, V, B, C)
+        rows = basis.view(self.K, n * batch, self.in_channels)
+        # y = Σ_k T_k W_k as K accumulating products: as fast as one (V·B, K·C) product, no re-layout.
+        y = rows[0] @ self.weight[0] if self.bias is None else torch.addmm(self.bias, rows[0], self.weight[0])
+        for k in range(1, self.K):
+            y = torch.addmm(y, rows[k], self.weight[k])
         return y.view(n, batch, self.out_channels).transpose(0, 1)
 
     def extra_repr(self) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import numpy as np
 import torch
 
 from ._ell_kernels import ell_step
@@ -46,7 +45,7 @@ def chebyshev_basis(
 
     Returns
     -------
-    Tensor (V, B, K, C), contiguous: ``out[:, :, k]`` is ``T_k(L̃) x``.
+    Tensor (K, V, B, C), contiguous: ``out[k]`` is ``T_k(L̃) x``.
     """
     backend = resolve_backend(backend, x)
     if backend == "numba":
@@ -57,7 +56,7 @@ def chebyshev_basis(
         terms.append(apply(laplacian, x))
     for _ in range(2, K):
         terms.append(2.0 * apply(laplacian, terms[-1]) - terms[-2])
-    return torch.stack(terms, dim=2)
+    return torch.stack(terms)
 
 
 def resolve_backend(backend: str, x: torch.Tensor) -> str:
@@ -105,16 +104,14 @@ def _sparse_product(laplacian: RescaledLaplacian, x: torch.Tensor) -> torch.Tens
 class _NumbaChebyshev(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, index: torch.Tensor, weight: torch.Tensor, K: int) -> torch.Tensor:
-        n, batch, channels = x.shape
-        out = torch.empty((n, batch, K, channels), dtype=x.dtype)
-        out[:, :, 0] = x
+        out = torch.empty((K, *x.shape), dtype=x.dtype)
+        out[0] = x
         if K > 1:
             idx, w = index.numpy(), weight.to(x.dtype).numpy()
-            buf = out.view(n, -1).numpy()
-            slot = lambda k: (k * channels, K * channels)  # noqa: E731 - channel block k of the stack
-            _step(idx, w, 1.0, buf, slot(0), None, None, buf, slot(1), batch, channels)
+            terms = out.view(K, x.shape[0], -1).numpy()
+            _step(idx, w, 1.0, terms[0], None, None, terms[1])
             for k in range(2, K):
-                _step(idx, w, 2.0, buf, slot(k - 1), (buf, slot(k - 2)), None, buf, slot(k), batch, channels)
+                _step(idx, w, 2.0, terms[k - 1], terms[k - 2], None, terms[k])
         ctx.save_for_backward(index, weight)
         ctx.K = K
         return out
@@ -125,40 +122,27 @@ class _NumbaChebyshev(torch.autograd.Function):
             return None, None, None, None
         index, weight = ctx.saved_tensors
         K = ctx.K
-        n, batch, _, channels = grad.shape
-        grad = grad.contiguous()
-        g = grad.view(n, -1).numpy()
-        g_slot = lambda k: (k * channels, K * channels)  # noqa: E731 - channel block k of the gradient
         if K == 1:
-            return grad[:, :, 0].clone(), None, None, None
+            return grad[0].clone(), None, None, None
+        shape = grad.shape[1:]
+        g = grad.contiguous().view(K, shape[0], -1).numpy()
         idx, w = index.numpy(), weight.to(grad.dtype).numpy()
-        plain = (0, channels)
-        # b_{K-1} = G_{K-1}; b_k = G_k + 2 L̃ b_{k+1} − b_{k+2}; dx = G_0 + L̃ b_1 − b_2.
-        buffers = [torch.empty((n, batch * channels), dtype=grad.dtype).numpy() for _ in range(3)]
-        b1 = buffers[0]
-        b1.reshape(n, batch, channels)[:] = grad[:, :, K - 1].numpy()
-        b2: Any = None
+        # Clenshaw: b_{K-1} = G_{K-1}; b_k = G_k + 2 L̃ b_{k+1} − b_{k+2}; dx = G_0 + L̃ b_1 − b_2.
+        buffers = [torch.empty(g.shape[1:], dtype=grad.dtype).numpy() for _ in range(3)]
+        b1, b2 = g[K - 1], None
         for k in range(K - 2, 0, -1):
-            b0 = buffers[(K - 1 - k) % 3]
-            prev = None if b2 is None else (b2, plain)
-            _step(idx, w, 2.0, b1, plain, prev, (g, g_slot(k)), b0, plain, batch, channels)
+            b0 = buffers[k % 3]  # neither b1 nor b2
+            _step(idx, w, 2.0, b1, b2, g[k], b0)
             b1, b2 = b0, b1
-        dx = torch.empty((n, batch, channels), dtype=grad.dtype)
-        prev = None if b2 is None else (b2, plain)
-        _step(idx, w, 1.0, b1, plain, prev, (g, g_slot(0)), dx.view(n, -1).numpy(), plain, batch, channels)
+        dx = torch.empty(shape, dtype=grad.dtype)
+        _step(idx, w, 1.0, b1, b2, g[0], dx.view(shape[0], -1).numpy())
         return dx, None, None, None
 
 
-def _step(index, weight, alpha, src, src_slot, prev, add, out, out_slot, batch, channels) -> None:  # noqa: ANN001
-    """``out = alpha L̃ src − prev + add`` on slots (see :mod:`._ell_kernels`); prev/add: (array, slot)."""
-    p_arr, p_slot = prev if prev is not None else (src, src_slot)
-    a_arr, a_slot = add if add is not None else (src, src_slot)
+def _step(index, weight, alpha, src, prev, add, out) -> None:  # noqa: ANN001
+    """``out = alpha L̃ src − prev + add`` on (V, M) arrays; ``prev``/``add`` may be None."""
     ell_step(
-        index, weight, weight.dtype.type(alpha), src, _unsigned(src_slot), p_arr, _unsigned(p_slot),
-        a_arr, _unsigned(a_slot), out, _unsigned(out_slot), batch, channels,
+        index, weight, weight.dtype.type(alpha), src,
+        src if prev is None else prev, src if add is None else add, out,
         prev is not None, add is not None,
     )  # fmt: skip
-
-
-def _unsigned(slot: tuple[int, int]) -> tuple[np.uint64, np.uint64]:
-    return np.uint64(slot[0]), np.uint64(slot[1])
