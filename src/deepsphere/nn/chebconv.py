@@ -103,12 +103,45 @@ class ChebConv(torch.nn.Module):
             )
         batch = x.shape[0]
         basis = chebyshev_basis(self.laplacian, x.transpose(0, 1), self.K, self.backend)  # (K, V, B, C)
-        rows = basis.view(self.K, n * batch, self.in_channels)
-        # y = Σ_k T_k W_k as K accumulating products: as fast as one (V·B, K·C) product, no re-layout.
-        y = rows[0] @ self.weight[0] if self.bias is None else torch.addmm(self.bias, rows[0], self.weight[0])
-        for k in range(1, self.K):
-            y = torch.addmm(y, rows[k], self.weight[k])
+        y = _Projection.apply(basis.view(self.K, n * batch, self.in_channels), self.weight, self.bias)
         return y.view(n, batch, self.out_channels).transpose(0, 1)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, K={self.K}, backend={self.backend!r}"
+
+
+class _Projection(torch.autograd.Function):
+    """``y = Σ_k T_k W_k + b`` for T (K, N, C_in), W (K, C_in, C_out): K accumulating products.
+
+    As fast as one (N, K·C_in) product, with no re-layout of the stack; the backward writes the stack's
+    gradient in one (K, N, C_in) tensor (autograd through K slices would zero-fill K full-size tensors).
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, basis: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        y = basis[0] @ weight[0] if bias is None else torch.addmm(bias, basis[0], weight[0])
+        for k in range(1, len(weight)):
+            y = torch.addmm(y, basis[k], weight[k])
+        ctx.save_for_backward(basis if weight.requires_grad else None, weight)
+        ctx.has_bias = bias is not None
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        basis, weight = ctx.saved_tensors
+        d_basis = d_weight = d_bias = None
+        if ctx.needs_input_grad[0]:
+            g = grad.to(weight.dtype)
+            d_basis = torch.empty(
+                (len(weight), grad.shape[0], weight.shape[1]), dtype=weight.dtype, device=grad.device
+            )
+            for k in range(len(weight)):
+                torch.mm(g, weight[k].T, out=d_basis[k])
+        if ctx.needs_input_grad[1]:
+            g = grad.to(basis.dtype)
+            d_weight = torch.stack([(basis[k].T @ g).to(weight.dtype) for k in range(len(weight))])
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            d_bias = grad.sum(0).to(weight.dtype)
+        return d_basis, d_weight, d_bias
