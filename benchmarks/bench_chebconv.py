@@ -17,7 +17,7 @@ after set-up) is its own.
     python benchmarks/bench_chebconv.py --nsides 64 --K 5 # quick look
     python benchmarks/bench_chebconv.py --device cuda     # on a GPU (peak memory from torch.cuda)
 
-Prints a table and writes ``benchmarks/results/chebconv_<device>.json``.
+Prints a table and writes ``benchmarks/results/chebconv_<device>.json`` (replacing the cases it measured).
 """
 
 from __future__ import annotations
@@ -200,6 +200,12 @@ def main() -> None:
     meta.update(batch=args.batch, channels=args.channels, device=args.device)
     out = RESULTS / f"chebconv_{args.device}.json"
     out.parent.mkdir(exist_ok=True)
+    keys = {(r["method"], r["nside"], r["K"]) for r in rows}
+    if out.exists():  # keep the cases this run did not measure
+        kept = [
+            r for r in json.loads(out.read_text())["rows"] if (r["method"], r["nside"], r["K"]) not in keys
+        ]
+        rows = kept + rows
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(f"wrote {out}")
 
