@@ -1,8 +1,5 @@
 """Tests of deepsphere.analysis.equivariance: map rotations and the DeepSphere equivariance error."""
 
-import ctypes
-from pathlib import Path
-
 import healpy as hp
 import numpy as np
 import pytest
@@ -21,23 +18,7 @@ NSIDE = 16
 NPIX = 12 * NSIDE**2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _healpy_on_one_thread():
-    """Run healpy's OpenMP transforms on one thread during these tests (best effort: Linux wheels).
-
-    On a loaded machine (more runnable threads than cores) an OpenMP team spin-waits for descheduled
-    members: healpy's small transforms were 30–1000× slower on 2 shared cores at load 4 (this file: 2 min
-    instead of 5 s). These maps are small, so one thread loses nothing.
-    """
-    libraries = sorted((Path(hp.__file__).parent.parent / "healpy.libs").glob("libgomp*.so*"))
-    if not libraries:
-        yield
-        return
-    gomp = ctypes.CDLL(str(libraries[0]))  # the copy healpy already loaded
-    previous = gomp.omp_get_max_threads()
-    gomp.omp_set_num_threads(1)
-    yield
-    gomp.omp_set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("healpy_on_one_thread")
 
 
 def _band_limited(nside, band, rng, m_zero_only=False):

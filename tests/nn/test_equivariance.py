@@ -8,9 +8,6 @@ quantities at more resolutions, orders K and band limits.
 
 from __future__ import annotations
 
-import ctypes
-from pathlib import Path
-
 import healpy as hp
 import numpy as np
 import pytest
@@ -24,22 +21,7 @@ from deepsphere.sampling import HEALPix
 BAND = 8  # input band limit ℓ ≤ 8 at every nside: the maps get smoother in pixel units as nside grows
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _healpy_on_one_thread():
-    """Run healpy's OpenMP transforms on one thread during these tests (best effort: Linux wheels).
-
-    On a loaded machine an OpenMP team spin-waits for descheduled members: healpy's small transforms were
-    30–1000× slower on 2 shared cores (see tests/analysis/test_equivariance.py). These maps are small.
-    """
-    libraries = sorted((Path(hp.__file__).parent.parent / "healpy.libs").glob("libgomp*.so*"))
-    if not libraries:
-        yield
-        return
-    gomp = ctypes.CDLL(str(libraries[0]))  # the copy healpy already loaded
-    previous = gomp.omp_get_max_threads()
-    gomp.omp_set_num_threads(1)
-    yield
-    gomp.omp_set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("healpy_on_one_thread")
 
 
 def _nest(ring_map: np.ndarray, nside: int) -> np.ndarray:
