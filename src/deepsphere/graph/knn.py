@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._assemble import as_points, check_k, symmetric_union
+from ._assemble import as_points, check_k, knn_union
 from ._knn_grid import knn_sphere
 from .graph import SphereGraph
 from .kernel import check_kernel_width, default_kernel_width
@@ -44,6 +44,6 @@ def knn_graph(sampling_or_coords: Any, k: int = 8, kernel_width: float | None = 
     x, mean_area = as_points(sampling_or_coords)
     k = check_k(k, len(x))
     width = default_kernel_width(k, mean_area) if kernel_width is None else check_kernel_width(kernel_width)
-    neighbours, _ = knn_sphere(x, k)
-    weights = symmetric_union(neighbours, x, width)
+    neighbours, sq_dist = knn_sphere(x, k, sort=False)
+    weights = knn_union(neighbours, sq_dist, width)
     return SphereGraph(weights, coords=x, kernel_width=width, check=False)
