@@ -112,7 +112,6 @@ class SphericalCNN(torch.nn.Module):
         n_levels = len(channels) + 1 if pool_levels else 1
         levels = hierarchy(sampling, n_levels, pool_levels) if pool_levels else [sampling]
         laplacians = [sphere_laplacian(s, k, graph) for s in levels]
-        self.n_vertices = sampling.npix
         layers: list[torch.nn.Module] = []
         previous = in_channels
         for i, width in enumerate(channels):
@@ -166,7 +165,6 @@ class SphericalUNet(torch.nn.Module):
             raise ValueError(f"unpool must be one of {UNPOOLS}, got {unpool!r}")
         levels = hierarchy(sampling, len(channels), pool_levels)
         laplacians = [sphere_laplacian(s, k, graph) for s in levels]
-        self.n_vertices = sampling.npix
         self.encoders = torch.nn.ModuleList()
         self.pools = torch.nn.ModuleList()
         previous = in_channels

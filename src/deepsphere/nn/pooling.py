@@ -153,7 +153,7 @@ class LearnedUnpool(_Hierarchy):
     Shapes: (B, V_coarse, in_channels) → (B, V_fine, out_channels).
     """
 
-    rank: torch.Tensor
+    source: torch.Tensor
 
     def __init__(self, in_channels: int, out_channels: int, parent: Any, n_coarse: int | None = None) -> None:
         super().__init__(parent, n_coarse)
@@ -165,7 +165,8 @@ class LearnedUnpool(_Hierarchy):
             starts, np.bincount(parent_np, minlength=self.n_coarse)
         )
         self.n_slots = int(rank.max()) + 1
-        self.register_buffer("rank", torch.from_numpy(self.parent.numpy() * self.n_slots + rank))
+        # row of the coarse (parent, slot) products that child i reads
+        self.register_buffer("source", torch.from_numpy(self.parent.numpy() * self.n_slots + rank))
         self.in_channels, self.out_channels = in_channels, out_channels
         self.weight = torch.nn.Parameter(torch.empty(in_channels, self.n_slots * out_channels))
         self.bias = torch.nn.Parameter(torch.zeros(out_channels))
@@ -185,7 +186,7 @@ class LearnedUnpool(_Hierarchy):
         n, batch = xt.shape[:2]
         z = (xt.reshape(n * batch, -1) @ self.weight).view(n, batch, self.n_slots, self.out_channels)
         z = z.transpose(1, 2).reshape(n * self.n_slots, batch, self.out_channels)
-        return (z.index_select(0, self.rank) + self.bias).transpose(0, 1)
+        return (z.index_select(0, self.source) + self.bias).transpose(0, 1)
 
     def extra_repr(self) -> str:
         return (
