@@ -1,5 +1,9 @@
 """The ``deepsphere`` command.
 
+``deepsphere train EXPERIMENT`` trains a built-in experiment (or a YAML config) and reports its test
+accuracy beside the classical baselines; ``evaluate``, ``predict`` and ``data make`` use and make its
+checkpoints and data. Lightning is imported only by those commands.
+
 ``deepsphere samplings``: build the k-NN graph of every sampling at a similar resolution and show how
 well each graph's Laplacian spectrum reproduces the sphere's (eigenvalues ℓ(ℓ+1), with multiplicity
 2ℓ + 1) — the property that makes graph convolutions close to rotation-equivariant.
@@ -84,13 +88,163 @@ def cmd_samplings(args: argparse.Namespace) -> int:
     return 0
 
 
+TRAIN_HELP = """Train an experiment: a built-in one by name, or a YAML config file. Any config value can be
+overridden as section.key=value (e.g. data.noise=1 trainer.max_epochs=5 out=runs/try). The run folder
+(out, default runs/NAME) gets config.yaml, checkpoints/{best,last}.ckpt, logs/version_*/metrics.csv,
+report.md, report.json and figures/*.png. An interrupted run continues with --resume."""
+
+
+def config_keys() -> str:
+    """Every config key with its default, for ``deepsphere train --help``."""
+    from dataclasses import fields, is_dataclass
+
+    from .tasks.config import Config
+
+    lines = []
+
+    def walk(obj, prefix):
+        for f in fields(obj):
+            value = getattr(obj, f.name)
+            if is_dataclass(value):
+                walk(value, f"{prefix}{f.name}.")
+            else:
+                lines.append(f"  {prefix}{f.name} = {value!r}")
+
+    walk(Config(), "")
+    return "\n".join(lines)
+
+
+def _user_errors():
+    from .tasks.config import ConfigError
+
+    return (ValueError, ConfigError, FileExistsError, PermissionError)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .tasks import load_config, train
+
+    config = load_config(args.experiment, args.overrides)
+    if args.quiet:
+        config.trainer.progress = False
+    result = train(config, resume=args.resume, overwrite=args.overwrite)
+    if result is None:  # another DDP process
+        return 0
+    print(f"\ntest accuracy on {config.data.patches} patches per map, noise {config.data.noise}:")
+    print(f"  DeepSphere CNN                    {result.test['acc']:.3f}")
+    for name, r in result.baselines.items():
+        print(f"  linear SVM, {name.replace('_', ' '):<21} {r['test_accuracy']:.3f}")
+    print(f"report: {result.out_dir / 'report.md'} ({result.seconds / 60:.1f} min)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .tasks import evaluate
+
+    result = evaluate(args.checkpoint, args.overrides)
+    print(f"test loss {result.test['loss']:.4f}, accuracy {result.test['acc']:.3f}")
+    print("confusion (rows true, columns predicted): " + ", ".join(result.classes))
+    for name, row in zip(result.classes, result.confusion, strict=True):
+        print(f"  {name:<20} " + " ".join(f"{v:>6}" for v in row))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .tasks import predict
+
+    predict(args.checkpoint, args.inputs, args.out, ordering=args.ordering, overwrite=args.overwrite)
+    return 0
+
+
+def cmd_data_make(args: argparse.Namespace) -> int:
+    import yaml
+
+    from .data import make_cosmo_maps
+    from .tasks.config import MakeConfig, build
+
+    if args.name != "cosmo":
+        raise ValueError(f"unknown data set {args.name!r}; built-in data sets: ['cosmo']")
+    raw = {}
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"{item!r} must look like key=value, e.g. nside=128")
+        raw[key] = yaml.safe_load(value)
+    spec = build(MakeConfig, raw, "")
+
+    def progress(i: int, total: int) -> None:
+        print(f"\rmaps written: {i}/{total}", end="\n" if i == total else "", flush=True)
+
+    collection = make_cosmo_maps(args.out, **vars(spec), overwrite=args.overwrite, progress=progress)
+    print(f"{collection.n_maps} maps of {list(collection.classes)} in {collection.root} (manifest.json)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .tasks.config import MakeConfig
+
     parser = argparse.ArgumentParser(prog="deepsphere", description="Spherical CNNs on graphs (DeepSphere).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser(
+        "train",
+        help="train an experiment and report its test accuracy beside the baselines",
+        description=TRAIN_HELP,
+        epilog="built-in experiments: cosmo\nconfig keys and their defaults:\n" + config_keys(),
+        formatter_class=formatter,
+    )
+    p.add_argument("experiment", metavar="EXPERIMENT_OR_CONFIG", help="built-in name (cosmo) or a YAML file")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. data.noise=1")
+    p.add_argument("--resume", action="store_true", help="continue the run in its folder from last.ckpt")
+    p.add_argument("--overwrite", action="store_true", help="delete an earlier run in the same folder first")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="test a checkpoint on its run's test split",
+        description="Test a checkpoint on the test split of the data it was trained on. data.* overrides "
+        "change the data (e.g. data.noise=1 to test at another noise level).",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a .ckpt written by deepsphere train")
+    p.add_argument("overrides", nargs="*", metavar="data.KEY=VALUE", help="changes to the data config")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "predict",
+        help="classify full-sky FITS maps with a checkpoint",
+        description="Classify every patch of full-sky HEALPix FITS maps. Writes OUT/patches.csv (class and "
+        "probabilities per patch), OUT/maps.csv (per map: the class of the mean probability) and, for "
+        "fully convolutional models, OUT/<name>_probability.fits (per-pixel class probabilities, NESTED, "
+        "one column per class; healpy.read_map reads them).",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a .ckpt written by deepsphere train")
+    p.add_argument("inputs", nargs="+", metavar="MAP", help="full-sky HEALPix FITS maps at the model's nside")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--ordering", choices=["RING", "NESTED"], help="override the files' ORDERING header")
+    p.add_argument("--overwrite", action="store_true", help="replace earlier outputs in OUT")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("data", help="built-in data sets", description="Built-in data sets.")
+    data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    q = data_sub.add_parser(
+        "make",
+        help="write a built-in data set to disk",
+        description="Write a built-in data set as FITS maps plus manifest.json (the folder layout that "
+        "data.root reads). cosmo: log-normal convergence maps of two cosmological models with the same "
+        "power spectrum.",
+        epilog="cosmo keys and defaults: " + " ".join(f"{k}={v}" for k, v in vars(MakeConfig()).items()),
+    )
+    q.add_argument("name", metavar="NAME", help="built-in data set: cosmo")
+    q.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="generator settings, e.g. nside=128")
+    q.add_argument("--out", required=True, help="output folder")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing data set in OUT")
+    q.set_defaults(func=cmd_data_make)
+
     p = sub.add_parser(
         "samplings",
         help="compare the graphs of every sampling with the sphere's spectrum",
-        description=__doc__.split("\n\n")[1],
+        description=__doc__.split("\n\n")[2],
     )
     p.add_argument("--k", type=int, default=8, help="neighbours per pixel (default: 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random point cloud (default: 0)")
@@ -102,9 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as err:  # a user error: one line, no traceback
+    except _user_errors() as err:  # a user error: one line, no traceback
         print(f"deepsphere: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. deepsphere samplings | head
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

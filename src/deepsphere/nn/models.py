@@ -24,8 +24,9 @@ UNPOOLS = ("nearest", "learned")
 def sphere_laplacian(
     sampling: Any, k: int = 8, graph: Callable[[Any], SphereGraph] | None = None, normalized: bool = False
 ) -> RescaledLaplacian:
-    """The rescaled Laplacian of ``graph(sampling)``, by default ``knn_graph(sampling, k)``."""
-    g = knn_graph(sampling, k=k) if graph is None else graph(sampling)
+    """The rescaled Laplacian of ``graph(sampling)``, by default ``knn_graph(sampling, min(k, V − 1))``:
+    the cap lets the last levels of a small partial sky (a few pixels) still form a complete graph."""
+    g = knn_graph(sampling, k=min(k, sampling.npix - 1)) if graph is None else graph(sampling)
     return RescaledLaplacian(g.laplacian(normalized), g.lmax(normalized))
 
 

@@ -1,0 +1,200 @@
+"""Experiment configs: typed sections, read from YAML, any value overridable as ``section.key=value``.
+
+A config is a :class:`Config` of dataclass sections. :func:`load_config` takes a built-in experiment's name
+(the YAML files in ``deepsphere/tasks/experiments/``) or a path to a YAML file, applies overrides, and
+checks every key and type: a mistyped key fails with the allowed keys and the closest match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class MakeConfig:
+    """The built-in data set's generator (``deepsphere data make``): log-normal convergence maps."""
+
+    nside: int = 256
+    maps_per_class: int = 12
+    kappa_std: float = 0.02
+    smoothing_arcmin: float | None = None  # Gaussian FWHM; None: 3 pixels
+    z_source: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class DataConfig:
+    root: str | None = None  # folder of FITS maps; None: the built-in data set (made once, cached)
+    ordering: str | None = None  # RING or NESTED to override the files' ORDERING header
+    cache: str | None = None  # where memory-mapped stores and made data go (default ~/.cache/deepsphere)
+    make: MakeConfig = field(default_factory=MakeConfig)
+    patches: int = 192  # the sphere cut into 12·4^m equal-area patches: 12, 48, 192, …
+    noise: float = 2.0  # white-noise std per pixel, in units of the training maps' pixel std
+    split: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])  # train/val/test, by whole maps
+    batch_size: int = 32
+    num_workers: int = 0
+
+
+@dataclass
+class ModelConfig:
+    channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64, 64])
+    K: int = 5
+    k: int = 8
+    pool: str = "avg"
+    pool_levels: int = 1
+    head: str = "conv"
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 2e-4
+    lr_decay: float = 0.999  # multiplied into the learning rate after every step
+    weight_decay: float = 0.0
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 20
+    accelerator: str = "auto"  # cpu, gpu, auto
+    devices: int | str = 1  # a count, or "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"  # e.g. ddp, ddp_spawn (Lightning's strategies)
+    precision: str = "32-true"  # e.g. 16-mixed, bf16-mixed
+    patience: int = 5  # early stopping after this many epochs without a better val/loss; 0: never
+    checkpoint_every_n_steps: int = 50  # also save last.ckpt mid-epoch, to resume after an interruption
+    log_every_n_steps: int = 10
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    name: str = "experiment"
+    seed: int = 0
+    out: str = "runs/{name}"  # the run folder; {name} is replaced by the config's name
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    baselines: list[str] = field(default_factory=lambda: ["power_spectrum", "histogram"])
+    figures: bool = True
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.out.format(name=self.name))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the key."""
+
+
+def experiments() -> list[str]:
+    """Names of the built-in experiments."""
+    folder = resources.files("deepsphere.tasks") / "experiments"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_config(name_or_path: str, overrides: list[str] = ()) -> Config:
+    """A built-in experiment by name, or a YAML file, with ``key.sub=value`` overrides applied."""
+    builtin = resources.files("deepsphere.tasks") / "experiments" / f"{name_or_path}.yaml"
+    if builtin.is_file():
+        text = builtin.read_text()
+    elif Path(name_or_path).is_file():
+        text = Path(name_or_path).read_text()
+    else:
+        raise ConfigError(
+            f"unknown experiment {name_or_path!r}: built-in experiments are {experiments()}, "
+            "or give the path of a YAML config file"
+        )
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{name_or_path}: not valid YAML ({err})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name_or_path}: a config must be a mapping of keys, got {type(raw).__name__}")
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. data.noise=1.5")
+        _set(raw, key.strip().split("."), yaml.safe_load(value) if value.strip() else None, key)
+    return build(Config, raw, "")
+
+
+def _set(raw: dict, path: list[str], value: Any, key: str) -> None:
+    node = raw
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {key}: {part!r} is a value, not a section")
+    node[path[-1]] = value
+
+
+def build(cls: type, raw: Any, prefix: str) -> Any:
+    """The dataclass ``cls`` from a mapping, checking keys and types (``prefix``: for messages)."""
+    where = prefix.rstrip(".") or "the config"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping of keys, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    values = {}
+    for key, value in raw.items():
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean {prefix}{close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown config key {prefix}{key!r}{hint}; allowed keys of {where}: {names}")
+        values[key] = _coerce(value, hints[key], f"{prefix}{key}")
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value if value is not None else {}, f"{key}.")
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _coerce(value, option, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0])
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key} must be a list of {item.__name__}, got {value!r}")
+        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)  # YAML reads 2e-4 (no dot) as a string
+            except ValueError:
+                pass
+    elif hint is str:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return str(value)
+    raise ConfigError(f"{key} must be {getattr(hint, '__name__', hint)}, got {value!r}")
