@@ -88,7 +88,7 @@ class MapCollection:
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise ValueError(f"{manifest}: {len(missing)} map files are missing, e.g. {missing[0]}")
-        labels = np.array([classes.index(n) for n in names])
+        labels = np.array([classes.index(n) for n in names], dtype=np.int64)
         return cls(root, files, labels, classes, ordering or spec.get("ordering"))
 
     def write_manifest(self, overwrite: bool = False) -> Path:

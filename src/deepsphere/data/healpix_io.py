@@ -36,7 +36,9 @@ def check_map(values: np.ndarray, name: str, nside: int | None = None) -> int:
         raise ValueError(f"{name}: map has {npix} pixels, HEALPix nside={nside} needs {12 * nside * nside}")
     bad = ~np.isfinite(values)
     n_nan = int(np.count_nonzero(bad))
-    n_unseen = int(np.count_nonzero(values[~bad] == np.float32(hp.UNSEEN)))
+    # healpy's own test (relative tolerance 1e-5): UNSEEN is -1.6375e30 in float64 but rounds in float32,
+    # so an exact comparison against either constant misses the other dtype.
+    n_unseen = int(np.count_nonzero(hp.mask_bad(values[~bad])))
     if n_nan or n_unseen:
         raise ValueError(
             f"{name}: {n_nan} NaN/infinite and {n_unseen} UNSEEN pixels; the maps must be full-sky and "

@@ -41,7 +41,7 @@ def split_maps(
     """Split map indices into train/validation/test, stratified by class, by whole maps (the patches of
     one simulation never straddle two splits). Each split gets ≥ 1 map of each class, or a clear error."""
     fractions = tuple(float(f) for f in fractions)
-    if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
+    if len(fractions) != 3 or not all(f > 0 for f in fractions) or not abs(sum(fractions) - 1) <= 1e-6:
         raise ValueError(f"split must be 3 positive fractions summing to 1, got {list(fractions)}")
     rng = np.random.default_rng(seed)
     parts: list[list[int]] = [[], [], []]

@@ -130,11 +130,11 @@ def load_config(name_or_path: str, overrides: list[str] = ()) -> Config:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"override {item!r} must look like section.key=value, e.g. data.noise=1.5")
-        _set(raw, key.strip().split("."), yaml.safe_load(value) if value.strip() else None, key)
+        set_key(raw, key.strip().split("."), yaml.safe_load(value) if value.strip() else None, key)
     return build(Config, raw, "")
 
 
-def _set(raw: dict, path: list[str], value: Any, key: str) -> None:
+def set_key(raw: dict, path: list[str], value: Any, key: str) -> None:
     node = raw
     for part in path[:-1]:
         node = node.setdefault(part, {})
@@ -154,8 +154,8 @@ def build(cls: type, raw: Any, prefix: str) -> Any:
     for key, value in raw.items():
         if key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f" (did you mean {prefix}{close[0]!r}?)" if close else ""
-            raise ConfigError(f"unknown config key {prefix}{key!r}{hint}; allowed keys of {where}: {names}")
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            raise ConfigError(f"unknown config key '{prefix}{key}'{hint}; allowed keys of {where}: {names}")
         values[key] = _coerce(value, hints[key], f"{prefix}{key}")
     return cls(**values)
 

@@ -30,7 +30,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from ..data import atomic_write, read_healpix_map
 from ..data.patches import check_patches
 from .baselines import run_baselines
-from .config import Config, ConfigError, _set, build
+from .config import Config, ConfigError, build, set_key
 from .datamodule import MapDataModule, TrackTrainedBatches, prepare_store
 from .module import MapClassifier
 
@@ -205,7 +205,7 @@ def evaluate(checkpoint: str | Path, overrides: list[str] = (), say=print) -> Ru
             raise ConfigError(f"override {item!r} must look like section.key=value")
         if not key.startswith("data."):
             raise ConfigError(f"evaluate can only change data.* keys, got {key!r}")
-        _set(raw, key.split("."), yaml.safe_load(value), key)
+        set_key(raw, key.split("."), yaml.safe_load(value), key)
     config = build(Config, raw, "")
     store = prepare_store(config.data, _progress(say))
     if store.nside != model.hparams.nside or list(store.classes) != model.classes:

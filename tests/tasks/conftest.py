@@ -1,0 +1,55 @@
+"""A tiny cosmology experiment (nside 32, 48 patches of 256 pixels) shared by the task tests."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY = [
+    "data.make.nside=32",
+    "data.make.maps_per_class=5",
+    "data.patches=48",
+    "data.batch_size=16",
+    "data.noise=0.5",
+    "model.channels=[4,8]",
+    "model.K=3",
+    "optim.lr=3e-3",
+    "trainer.max_epochs=2",
+    "trainer.checkpoint_every_n_steps=5",
+    "trainer.accelerator=cpu",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny() -> list[str]:
+    """Config overrides of the tiny experiment."""
+    return list(TINY)
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One data cache for the session: the tiny data set is made once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def run_cli(cache_dir):
+    """Run ``python -m deepsphere ARGS`` in a subprocess with the shared cache."""
+
+    def run(*args: str, cwd: Path, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+        env = dict(os.environ, DEEPSPHERE_CACHE=str(cache_dir), OMP_NUM_THREADS="1")
+        done = subprocess.run(
+            [sys.executable, "-m", "deepsphere", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"deepsphere {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    return run
