@@ -153,4 +153,4 @@ def test_help_at_every_level(capsys):
         assert "usage: deepsphere" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    assert "data.noise = 2.0" in capsys.readouterr().out
+    assert "data.noise = 0.5" in capsys.readouterr().out

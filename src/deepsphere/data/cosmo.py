@@ -22,8 +22,8 @@ from .lognormal import PAPER_MODELS, CosmologyModel, cosmology_map
 def make_cosmo_maps(
     folder: str | os.PathLike,
     nside: int = 256,
-    maps_per_class: int = 12,
-    kappa_std: float = 0.02,
+    maps_per_class: int = 20,
+    kappa_std: float = 0.04,
     smoothing_arcmin: float | None = None,
     z_source: float = 1.0,
     seed: int = 0,

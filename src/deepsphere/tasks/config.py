@@ -24,9 +24,9 @@ class MakeConfig:
     """The built-in data set's generator (``deepsphere data make``): log-normal convergence maps."""
 
     nside: int = 256
-    maps_per_class: int = 12
-    kappa_std: float = 0.02
-    smoothing_arcmin: float | None = None  # Gaussian FWHM; None: 3 pixels
+    maps_per_class: int = 20
+    kappa_std: float = 0.04
+    smoothing_arcmin: float | None = None  # Gaussian FWHM; None: 2 pixels
     z_source: float = 1.0
     seed: int = 0
 
@@ -38,7 +38,7 @@ class DataConfig:
     cache: str | None = None  # where memory-mapped stores and made data go (default ~/.cache/deepsphere)
     make: MakeConfig = field(default_factory=MakeConfig)
     patches: int = 192  # the sphere cut into 12·4^m equal-area patches: 12, 48, 192, …
-    noise: float = 2.0  # white-noise std per pixel, in units of the training maps' pixel std
+    noise: float = 0.5  # white-noise std per pixel, in units of the training maps' pixel std
     split: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])  # train/val/test, by whole maps
     batch_size: int = 32
     num_workers: int = 0
@@ -56,7 +56,7 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
-    lr: float = 2e-4
+    lr: float = 1e-3
     lr_decay: float = 0.999  # multiplied into the learning rate after every step
     weight_decay: float = 0.0
 
