@@ -8,7 +8,7 @@ def test_builtin_experiment_loads_with_paper_settings():
     assert "cosmo" in experiments()
     assert config.name == "cosmo"
     assert config.model.channels == [16, 32, 64, 64, 64] and config.model.K == 5
-    assert config.model.head == "conv" and config.optim.lr_decay == 0.999
+    assert config.model.head == "conv" and config.optim.lr_decay == 0.998
     assert config.data.patches == 192
     assert config.out_dir.as_posix() == "runs/cosmo"
 

@@ -57,19 +57,19 @@ class ModelConfig:
 @dataclass
 class OptimConfig:
     lr: float = 1e-3
-    lr_decay: float = 0.999  # multiplied into the learning rate after every step
+    lr_decay: float = 0.998  # multiplied into the learning rate after every step
     weight_decay: float = 0.0
 
 
 @dataclass
 class TrainerConfig:
-    max_epochs: int = 20
+    max_epochs: int = 12
     accelerator: str = "auto"  # cpu, gpu, auto
     devices: int | str = 1  # a count, or "auto"
     num_nodes: int = 1
     strategy: str = "auto"  # e.g. ddp, ddp_spawn (Lightning's strategies)
     precision: str = "32-true"  # e.g. 16-mixed, bf16-mixed
-    patience: int = 5  # early stopping after this many epochs without a better val/loss; 0: never
+    patience: int = 6  # early stopping after this many epochs without a better val/loss; 0: never
     checkpoint_every_n_steps: int = 50  # also save last.ckpt mid-epoch, to resume after an interruption
     log_every_n_steps: int = 10
     progress: bool = True
