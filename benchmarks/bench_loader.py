@@ -43,16 +43,21 @@ def main() -> None:
         start = time.perf_counter()
         for c in ("a", "b"):
             for i in range(args.maps):
-                write_healpix_map(root / c / f"{i}.fits", rng.standard_normal(12 * nside**2).astype(np.float32))
+                write_healpix_map(
+                    root / c / f"{i}.fits", rng.standard_normal(12 * nside**2).astype(np.float32)
+                )
         write_s = time.perf_counter() - start
         start = time.perf_counter()
         store = MapStore.build(MapCollection.from_folder(root), Path(tmp) / "cache")
         build_s = time.perf_counter() - start
         gb = store.values.nbytes / 1e9
-        print(f"{2 * args.maps} maps at nside {nside}: FITS written in {write_s:.1f} s, store built in "
-              f"{build_s:.1f} s ({gb / build_s:.2f} GB/s)")
+        print(
+            f"{2 * args.maps} maps at nside {nside}: FITS written in {write_s:.1f} s, store built in "
+            f"{build_s:.1f} s ({gb / build_s:.2f} GB/s)"
+        )
         config = load_config(
-            "cosmo", [f"data.patches={patches}", f"data.batch_size={batch}", f"data.num_workers={args.workers}"]
+            "cosmo",
+            [f"data.patches={patches}", f"data.batch_size={batch}", f"data.num_workers={args.workers}"],
         )
         data = MapDataModule(config, store)
         loader = data.train_dataloader()
@@ -84,7 +89,10 @@ def main() -> None:
             optimizer.step()
         rows["training"] = steps * batch / (time.perf_counter() - start)
 
-    print(f"\nsamples of {size} pixels ({size * 4 // 1024} KB), batch {batch}, {torch.get_num_threads()} threads")
+    print(
+        f"\nsamples of {size} pixels ({size * 4 // 1024} KB), batch {batch}, "
+        f"{torch.get_num_threads()} threads"
+    )
     print(f"{'path':<12} {'samples/s':>10} {'MB/s':>8} {'× training':>11}")
     for name, rate in rows.items():
         print(f"{name:<12} {rate:>10.0f} {rate * size * 4 / 1e6:>8.0f} {rate / rows['training']:>11.1f}")

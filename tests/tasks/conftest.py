@@ -10,6 +10,7 @@ import pytest
 TINY = [
     "data.make.nside=32",
     "data.make.maps_per_class=5",
+    "data.make.kappa_std=0.02",
     "data.patches=48",
     "data.batch_size=16",
     "data.noise=0.5",

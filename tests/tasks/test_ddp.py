@@ -22,5 +22,5 @@ def test_ddp_two_processes_gloo(tmp_path, tiny, run_cli):
     assert sum(map(sum, report["confusion"])) == 96
     import torch
 
-    saved = torch.load(tmp_path / "ddp/checkpoints/last.ckpt", map_location="cpu", weights_only=False)
+    saved = torch.load(tmp_path / "ddp/checkpoints/best.ckpt", map_location="cpu", weights_only=False)
     assert saved["global_step"] == 9  # 288 samples / 2 processes / batch 16: half the single-process steps

@@ -23,7 +23,7 @@ def make_cosmo_maps(
     folder: str | os.PathLike,
     nside: int = 256,
     maps_per_class: int = 20,
-    kappa_std: float = 0.04,
+    kappa_std: float = 0.02,
     smoothing_arcmin: float | None = None,
     z_source: float = 1.0,
     seed: int = 0,
