@@ -156,20 +156,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_data_make(args: argparse.Namespace) -> int:
-    import yaml
-
     from .data import make_cosmo_maps
-    from .tasks.config import MakeConfig, build
+    from .tasks.config import MakeConfig, apply_overrides, build
 
     if args.name != "cosmo":
         raise ValueError(f"unknown data set {args.name!r}; built-in data sets: ['cosmo']")
-    raw = {}
-    for item in args.overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"{item!r} must look like key=value, e.g. nside=128")
-        raw[key] = yaml.safe_load(value)
-    spec = build(MakeConfig, raw, "")
+    spec = build(MakeConfig, apply_overrides({}, args.overrides), "")
 
     def progress(i: int, total: int) -> None:
         print(f"\rmaps written: {i}/{total}", end="\n" if i == total else "", flush=True)

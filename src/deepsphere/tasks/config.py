@@ -126,15 +126,24 @@ def load_config(name_or_path: str, overrides: list[str] = ()) -> Config:
         raise ConfigError(f"{name_or_path}: not valid YAML ({err})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{name_or_path}: a config must be a mapping of keys, got {type(raw).__name__}")
+    return build(Config, apply_overrides(raw, overrides), "")
+
+
+def apply_overrides(raw: dict, overrides: list[str], prefix: str = "") -> dict:
+    """Set each ``section.key=value`` of ``overrides`` (values read as YAML) in the mapping ``raw``;
+    every key must start with ``prefix``. Returns ``raw``."""
     for item in overrides:
         key, sep, value = item.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise ConfigError(f"override {item!r} must look like section.key=value, e.g. data.noise=1.5")
-        set_key(raw, key.strip().split("."), yaml.safe_load(value) if value.strip() else None, key)
-    return build(Config, raw, "")
+        if not key.startswith(prefix):
+            raise ConfigError(f"only {prefix}* keys can be changed here, got {key!r}")
+        _set_key(raw, key.split("."), yaml.safe_load(value) if value.strip() else None, key)
+    return raw
 
 
-def set_key(raw: dict, path: list[str], value: Any, key: str) -> None:
+def _set_key(raw: dict, path: list[str], value: Any, key: str) -> None:
     node = raw
     for part in path[:-1]:
         node = node.setdefault(part, {})

@@ -30,7 +30,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from ..data import atomic_write, read_healpix_map
 from ..data.patches import check_patches
 from .baselines import run_baselines
-from .config import Config, ConfigError, build, set_key
+from .config import Config, apply_overrides, build
 from .datamodule import MapDataModule, TrackTrainedBatches, prepare_store
 from .module import MapClassifier
 
@@ -199,14 +199,7 @@ def evaluate(checkpoint: str | Path, overrides: list[str] = (), say=print) -> Ru
     """Test a checkpoint on its run's test split; ``overrides`` (e.g. ``data.noise=1``) change the data."""
     model = MapClassifier.load_checkpoint(checkpoint)
     raw = model.config.to_dict()
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"override {item!r} must look like section.key=value")
-        if not key.startswith("data."):
-            raise ConfigError(f"evaluate can only change data.* keys, got {key!r}")
-        set_key(raw, key.split("."), yaml.safe_load(value), key)
-    config = build(Config, raw, "")
+    config = build(Config, apply_overrides(raw, overrides, prefix="data."), "")
     store = prepare_store(config.data, _progress(say))
     if store.nside != model.hparams.nside or list(store.classes) != model.classes:
         raise ValueError(
