@@ -95,23 +95,29 @@ report.md, report.json and figures/*.png. An interrupted run continues with --re
 
 
 def config_keys() -> str:
-    """Every config key with its default, for ``deepsphere train --help``."""
+    """Every config key with its default, for ``deepsphere train --help``: the common keys, then each
+    task's ``data.*`` and ``model.*``."""
     from dataclasses import fields, is_dataclass
 
-    from .tasks.config import Config
+    from .tasks.config import TASKS, Config
 
-    lines = []
-
-    def walk(obj, prefix):
+    def walk(obj, prefix, skip=()):
+        lines = []
         for f in fields(obj):
             value = getattr(obj, f.name)
+            if f.name in skip:
+                continue
             if is_dataclass(value):
-                walk(value, f"{prefix}{f.name}.")
+                lines += walk(value, f"{prefix}{f.name}.")
             else:
                 lines.append(f"  {prefix}{f.name} = {value!r}")
+        return lines
 
-    walk(Config(), "")
-    return "\n".join(lines)
+    common = {f.name for f in fields(Config)}
+    text = walk(Config(), "")
+    for name, cls in TASKS.items():
+        text += [f"task {name}:", *walk(cls(), "", skip=common)]
+    return "\n".join(text)
 
 
 def _user_errors():
@@ -129,29 +135,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(config, resume=args.resume, overwrite=args.overwrite)
     if result is None:  # another DDP process
         return 0
-    print(f"\ntest accuracy on {config.data.patches} patches per map, noise {config.data.noise}:")
-    print(f"  DeepSphere CNN                    {result.test['acc']:.3f}")
-    for name, r in result.baselines.items():
-        print(f"  linear SVM, {name.replace('_', ' '):<21} {r['test_accuracy']:.3f}")
+    from .tasks.base import task_api
+
+    print("\n" + "\n".join(task_api(config.task).summary(result, config)))
     print(f"report: {result.out_dir / 'report.md'} ({result.seconds / 60:.1f} min)")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .tasks import evaluate
+    from .tasks.base import task_api
 
-    result = evaluate(args.checkpoint, args.overrides)
-    print(f"test loss {result.test['loss']:.4f}, accuracy {result.test['acc']:.3f}")
-    print("confusion (rows true, columns predicted): " + ", ".join(result.classes))
-    for name, row in zip(result.classes, result.confusion, strict=True):
-        print(f"  {name:<20} " + " ".join(f"{v:>6}" for v in row))
+    result, config = evaluate(args.checkpoint, args.overrides)
+    print(f"test loss {result.test['loss']:.4f}")
+    print("\n".join(task_api(config.task).summary(result, config)))
+    if "confusion" in result.details:
+        classes = result.details["classes"]
+        print("confusion (rows true, columns predicted): " + ", ".join(classes))
+        for name, row in zip(classes, result.details["confusion"], strict=True):
+            print(f"  {name:<20} " + " ".join(f"{v:>6}" for v in row))
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from .tasks import predict
 
-    predict(args.checkpoint, args.inputs, args.out, ordering=args.ordering, overwrite=args.overwrite)
+    options = {"ordering": args.ordering} if args.ordering else {}
+    predict(args.checkpoint, args.inputs, args.out, overwrite=args.overwrite, **options)
     return 0
 
 

@@ -3,6 +3,7 @@ and every user error answered with one line and exit status 2."""
 
 import csv
 import json
+import re
 
 import healpy as hp
 import numpy as np
@@ -74,7 +75,7 @@ def test_evaluate_reproduces_the_test_accuracy(trained, run_cli):
     cwd, _ = trained
     report = json.loads((cwd / "run/report.json").read_text())
     done = run_cli("evaluate", "run/checkpoints/best.ckpt", cwd=cwd)
-    assert f"accuracy {report['test']['acc']:.3f}" in done.stdout
+    assert re.search(rf"DeepSphere CNN\s+{report['test']['acc']:.3f}\n", done.stdout)
 
 
 def test_predict_writes_csv_and_fits_that_healpy_reads(trained, run_cli, cache_dir):
@@ -124,7 +125,7 @@ def test_user_errors_are_one_line_with_exit_2(trained, tmp_path, tiny, cache_dir
     cases = [
         (("train", "cosmos"), "unknown experiment 'cosmos'"),
         (("train", "cosmo", "data.nosie=1"), "did you mean 'data.noise'"),
-        (("evaluate", str(other)), "not a deepsphere map-classifier checkpoint"),
+        (("evaluate", str(other)), "not a deepsphere checkpoint"),
         (("evaluate", str(tmp_path / "missing.ckpt")), "does not exist"),
         (("predict", "run/checkpoints/best.ckpt", str(small), "--out", "p3"), "nside=32 needs 12288"),
         (("predict", "run/checkpoints/best.ckpt", str(nan), "--out", "p4"), "2 NaN/infinite"),

@@ -1,6 +1,6 @@
 import pytest
 
-from deepsphere.tasks import Config, ConfigError, experiments, load_config
+from deepsphere.tasks import Config, ConfigError, MapsConfig, experiments, load_config
 
 
 def test_builtin_experiment_loads_with_paper_settings():
@@ -65,4 +65,12 @@ def test_unknown_experiment_names_builtins(tmp_path):
 
 
 def test_defaults_are_a_valid_config():
-    assert Config().to_dict()["data"]["make"]["nside"] == 256
+    assert MapsConfig().to_dict()["data"]["make"]["nside"] == 256
+    assert isinstance(MapsConfig(), Config) and MapsConfig().task == "maps"
+
+
+def test_unknown_task_and_optimiser_are_named(tmp_path):
+    with pytest.raises(ConfigError, match="unknown task 'map'.*maps"):
+        load_config("cosmo", ["task=map"])
+    with pytest.raises(ConfigError, match="optim.name must be adam or rmsprop, got 'sgd'"):
+        load_config("cosmo", ["optim.name=sgd"])

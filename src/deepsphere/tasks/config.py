@@ -56,9 +56,14 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
+    name: str = "adam"  # adam or rmsprop
     lr: float = 1e-3
     lr_decay: float = 0.998  # multiplied into the learning rate after every step
     weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.name not in ("adam", "rmsprop"):
+            raise ConfigError(f"optim.name must be adam or rmsprop, got {self.name!r}")
 
 
 @dataclass
@@ -77,14 +82,14 @@ class TrainerConfig:
 
 @dataclass
 class Config:
+    """The sections every experiment has; each task adds its ``data`` and ``model`` (see ``TASKS``)."""
+
     name: str = "experiment"
+    task: str = "maps"  # what is learned: one of TASKS (maps, shapes, climate, ghcn)
     seed: int = 0
     out: str = "runs/{name}"  # the run folder; {name} is replaced by the config's name
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    baselines: list[str] = field(default_factory=lambda: ["power_spectrum", "histogram"])
     figures: bool = True
 
     @property
@@ -96,6 +101,18 @@ class Config:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+@dataclass
+class MapsConfig(Config):
+    """Classification of partial-sky patches of HEALPix maps (the cosmology experiment)."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    baselines: list[str] = field(default_factory=lambda: ["power_spectrum", "histogram"])
+
+
+TASKS: dict[str, type[Config]] = {"maps": MapsConfig}  # the task modules add theirs on import
 
 
 class ConfigError(ValueError):
@@ -126,7 +143,17 @@ def load_config(name_or_path: str, overrides: list[str] = ()) -> Config:
         raise ConfigError(f"{name_or_path}: not valid YAML ({err})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{name_or_path}: a config must be a mapping of keys, got {type(raw).__name__}")
-    return build(Config, apply_overrides(raw, overrides), "")
+    return config_from_dict(apply_overrides(raw, overrides))
+
+
+def config_from_dict(raw: Any) -> Config:
+    """The config of ``raw['task']`` (default ``maps``) built from the mapping ``raw``."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"a config must be a mapping of keys, got {type(raw).__name__}")
+    task = raw.get("task", "maps")
+    if task not in TASKS:
+        raise ConfigError(f"unknown task {task!r}; tasks are {sorted(TASKS)}")
+    return build(TASKS[task], raw, "")
 
 
 def apply_overrides(raw: dict, overrides: list[str], prefix: str = "") -> dict:
