@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
 
+from .cli_analyze import add_parser as add_analyze_parser
 from .graph import knn_graph
 from .sampling import (
     CubedSphere,
@@ -251,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=8, help="neighbours per pixel (default: 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random point cloud (default: 0)")
     p.set_defaults(func=cmd_samplings)
+    add_analyze_parser(sub)
     return parser
 
 
