@@ -8,18 +8,21 @@ Every operator sees the same signals and rotations (same seed).
 For each nside and k = 8, 20, 40, the combinatorial (D − W) and normalized (I − D^-1/2 W D^-1/2)
 Laplacians of ``knn_graph(HEALPix(nside), k)`` are measured at the default kernel width σ0
 (:mod:`deepsphere.graph.kernel`: w = exp(−ln 2 · d²/σ²)) and at σ = 2^(j/2) · σ0, j = −steps … steps,
-then at 2^(±1/8) and 2^(±1/4) times the best of those, which places the minimiser σ* within 9 %. Also
-measured: ``healpix_graph`` (exact 8-neighbour adjacency, same sweep), the DeepSphere v1 graph (8
-neighbours, w = exp(−d² / (2⟨d²⟩)), Perraudin et al. 2019), and the identity, which is exactly
-equivariant: its E is the floor of the measurement (HEALPix transforms are inexact near ℓ = 3·nside).
+then at 2^(±1/8) and 2^(±1/4) times the best of those, which places the minimiser σ* within 9 %
+(:func:`deepsphere.analysis.best_kernel_width`). Also measured: ``healpix_graph`` (exact 8-neighbour
+adjacency, same sweep), the DeepSphere v1 graph (8 neighbours, w = exp(−d² / (2⟨d²⟩)), Perraudin et al.
+2019), and the identity, which is exactly equivariant: its E is the floor of the measurement (HEALPix
+transforms are inexact near ℓ = 3·nside). The paper's widths are
+:data:`deepsphere.analysis.PAPER_KERNEL_WIDTHS`.
 
     python benchmarks/bench_equivariance.py                                      # nside 16, 32: ~12 min
     python benchmarks/bench_equivariance.py --nsides 64 --n-signals 2 --steps 1  # ~25 min
 
-Prints a table and writes ``benchmarks/results/equivariance.json``; the entries of the nsides measured
-are replaced, those of other nsides kept. healpy's OpenMP runs on one thread unless OMP_NUM_THREADS is
-set: on a shared machine a team of threads waiting for descheduled members made its transforms 30–1000×
-slower.
+Prints a table and writes ``benchmarks/results/equivariance.json`` (or ``--results``); the entries of the
+nsides measured are replaced, those of other nsides kept. healpy's OpenMP runs on one thread unless
+OMP_NUM_THREADS is set: on a shared machine a team of threads waiting for descheduled members made its
+transforms 30–1000× slower. ``deepsphere.analysis.equivariance_report`` runs the same search on other
+samplings too, with figures.
 """
 
 from __future__ import annotations
@@ -32,75 +35,52 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import healpy as hp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from deepsphere.analysis import EquivarianceResult, equivariance_error  # noqa: E402
-from deepsphere.graph import SphereGraph, healpix_graph, knn_graph  # noqa: E402
+from deepsphere.analysis import (  # noqa: E402
+    PAPER_KERNEL_WIDTHS,
+    KernelWidthSweep,
+    best_kernel_width,
+    equivariance_floor,
+    equivariance_sweep,
+)
+from deepsphere.data import atomic_write  # noqa: E402
+from deepsphere.graph import healpix_graph  # noqa: E402
 from deepsphere.sampling import HEALPix  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "equivariance.json"
-# The paper's optimal widths (figures/kernel_widths.py of deepsphere/paper-deepsphere-iclr2020), by nside, k.
-PAPER_WIDTHS = {32: {8: 0.025, 20: 0.03185, 40: 0.042432}, 64: {8: 0.01228, 20: 0.01564, 40: 0.021354}}
-LAPLACIANS = {"combinatorial": False, "normalized": True}
-
-
-def _measure(
-    graph: SphereGraph, normalized: bool, nside: int, args: argparse.Namespace
-) -> EquivarianceResult:
-    laplacian = graph.laplacian(normalized=normalized)
-    return equivariance_error(lambda x: laplacian @ x, nside, n_signals=args.n_signals, seed=args.seed)
+LAPLACIANS = ("combinatorial", "normalized")
 
 
 def _rounded(values: np.ndarray) -> list[float]:
     return [float(f"{v:.4g}") for v in values]
 
 
-def _bands(result: EquivarianceResult, nside: int) -> dict[str, float]:
+def _bands(ells: np.ndarray, error: np.ndarray, nside: int) -> dict[str, float]:
     """Mean E over ℓ = 1, [2, nside), [nside, 2·nside), [2·nside, 3·nside)."""
-    ells, error = result.ells, result.error
     edges = {"l=1": (1, 2), "2..n": (2, nside), "n..2n": (nside, 2 * nside), "2n..3n": (2 * nside, 3 * nside)}
     return {name: float(error[(ells >= lo) & (ells < hi)].mean()) for name, (lo, hi) in edges.items()}
 
 
-def _sweep(
-    build: Callable[[float], SphereGraph],
-    width0: float,
-    normalized: bool,
-    nside: int,
-    args: argparse.Namespace,
-) -> dict:
-    """Mean E at σ = 2^(j/2)·σ0, then at 2^(±1/8, ±1/4) times the best of those: σ* to within 9 %."""
-    results = {}
-    for exponent in np.arange(-args.steps, args.steps + 1) / 2:
-        results[exponent] = _measure(build(width0 * 2**exponent), normalized, nside, args)
-    coarse = min(results, key=lambda e: results[e].mean)
-    at_edge = abs(coarse) == args.steps / 2
-    if not at_edge:
-        for offset in (-0.25, -0.125, 0.125, 0.25):
-            results[coarse + offset] = _measure(
-                build(width0 * 2 ** (coarse + offset)), normalized, nside, args
-            )
-    exponents = np.array(sorted(results))
-    means = np.array([results[e].mean for e in exponents])
-    best = int(np.argmin(means))
-    best_result, default = results[exponents[best]], results[0.0]
+def _sweep_row(sweep: KernelWidthSweep) -> dict:
+    """The JSON row of a width search: E at σ0 and at the minimiser σ*, mean E at every width."""
+    default, best = sweep.index_of(sweep.default_width), sweep.best_index
     return {
-        "width0": width0,
-        "multiples": _rounded(2**exponents),
-        "mean_error": _rounded(means),
-        "default_mean_error": default.mean,
-        "default_bands": _bands(default, nside),
-        "default_per_ell": _rounded(default.error),
-        "best_multiple": float(2 ** exponents[best]),
-        "best_width": float(width0 * 2 ** exponents[best]),
-        "best_mean_error": best_result.mean,
-        "best_bands": _bands(best_result, nside),
-        "best_per_ell": _rounded(best_result.error),
-        "best_at_grid_edge": bool(at_edge),
+        "width0": sweep.default_width,
+        "multiples": _rounded(sweep.widths / sweep.default_width),
+        "mean_error": _rounded(sweep.mean_error),
+        "default_mean_error": float(sweep.mean_error[default]),
+        "default_bands": _bands(sweep.ells, sweep.error[default], sweep.nside),
+        "default_per_ell": _rounded(sweep.error[default]),
+        "best_multiple": sweep.best_width / sweep.default_width,
+        "best_width": sweep.best_width,
+        "best_mean_error": sweep.best_mean_error,
+        "best_bands": _bands(sweep.ells, sweep.error[best], sweep.nside),
+        "best_per_ell": _rounded(sweep.error[best]),
+        "best_at_grid_edge": not sweep.best_inside,
     }
 
 
@@ -128,41 +108,44 @@ def _print_row(nside: int, name: str, laplacian: str, row: dict) -> None:
 
 
 def measure_nside(nside: int, args: argparse.Namespace) -> dict:
-    sampling = HEALPix(nside)
-    floor = equivariance_error(lambda x: x.copy(), nside, n_signals=args.n_signals, seed=args.seed)
+    common = {"n_signals": args.n_signals, "seed": args.seed}
+    floor = equivariance_floor(nside, **common)
     rows = []
     for k in args.ks:
-        width0 = knn_graph(sampling, k=k).kernel_width
-        for laplacian, normalized in LAPLACIANS.items():
-            row = _sweep(
-                lambda w, k=k: knn_graph(sampling, k=k, kernel_width=w), width0, normalized, nside, args
-            )
+        for laplacian in LAPLACIANS:
+            row = _sweep_row(best_kernel_width(nside, k, laplacian, steps=args.steps, **common))
             row.update(
-                graph=f"knn k={k}", k=k, laplacian=laplacian, paper_width=PAPER_WIDTHS.get(nside, {}).get(k)
+                graph=f"knn k={k}",
+                k=k,
+                laplacian=laplacian,
+                paper_width=PAPER_KERNEL_WIDTHS.get(nside, {}).get(k),
             )
             rows.append(row)
             _print_row(nside, row["graph"], laplacian, row)
-    width0 = healpix_graph(sampling).kernel_width
-    for laplacian, normalized in LAPLACIANS.items():
-        row = _sweep(lambda w: healpix_graph(sampling, kernel_width=w), width0, normalized, nside, args)
+    for laplacian in LAPLACIANS:
+        row = _sweep_row(best_kernel_width(nside, 8, laplacian, graph="healpix", steps=args.steps, **common))
         row.update(graph="healpix_graph", k=8, laplacian=laplacian)
         rows.append(row)
         _print_row(nside, row["graph"], laplacian, row)
-    v1 = healpix_graph(sampling, kernel_width=_v1_width(sampling))
-    for laplacian, normalized in LAPLACIANS.items():
-        result = _measure(v1, normalized, nside, args)
+    v1_width = _v1_width(HEALPix(nside))
+    for laplacian in LAPLACIANS:
+        v1 = equivariance_sweep(nside, 8, [v1_width], laplacian, graph="healpix", **common)
         row = {
             "graph": "deepsphere v1",
             "k": 8,
             "laplacian": laplacian,
-            "width0": v1.kernel_width,
-            "default_mean_error": result.mean,
-            "default_bands": _bands(result, nside),
-            "default_per_ell": _rounded(result.error),
+            "width0": v1_width,
+            "default_mean_error": float(v1.mean_error[0]),
+            "default_bands": _bands(v1.ells, v1.error[0], nside),
+            "default_per_ell": _rounded(v1.error[0]),
         }
         rows.append(row)
         _print_row(nside, row["graph"], laplacian, row)
-    floor_row = {"width0": 0.0, "default_mean_error": floor.mean, "default_bands": _bands(floor, nside)}
+    floor_row = {
+        "width0": 0.0,
+        "default_mean_error": floor.mean,
+        "default_bands": _bands(floor.ells, floor.error, nside),
+    }
     _print_row(nside, "identity", "(floor)", floor_row)
     return {
         "nside": nside,
@@ -182,6 +165,7 @@ def main() -> None:
     parser.add_argument("--n-signals", type=int, default=4, help="(signal, rotation) pairs per degree")
     parser.add_argument("--steps", type=int, default=4, help="half-octave width steps each side of σ0")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file to update")
     args = parser.parse_args()
 
     print(
@@ -189,7 +173,7 @@ def main() -> None:
         f"{'E(σ*)':>8} {'E ℓ=1':>8} {'2..n':>8} {'n..2n':>8} {'2n..3n':>8} {'paper σ':>8}"
     )
     print("-" * 128)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"nsides": {}}
+    results = json.loads(args.results.read_text()) if args.results.exists() else {"nsides": {}}
     for nside in args.nsides:
         start = time.perf_counter()
         entry = measure_nside(nside, args)
@@ -207,9 +191,9 @@ def main() -> None:
         "machine": platform.machine(),
         "python": platform.python_version(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {RESULTS}")
+    text = json.dumps(results, indent=1) + "\n"
+    atomic_write(args.results, lambda tmp: tmp.write_text(text), overwrite=True)  # this script's own file
+    print(f"wrote {args.results}")
 
 
 if __name__ == "__main__":

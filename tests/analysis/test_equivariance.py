@@ -5,14 +5,18 @@ import numpy as np
 import pytest
 
 from deepsphere.analysis import (
+    band_limit,
     equivariance_error,
+    equivariance_error_on,
     harmonic_signals,
     random_rotation,
+    real_spherical_harmonics,
     rotate_map,
     rotation_matrix,
 )
+from deepsphere.analysis.equivariance import _harmonic_basis
 from deepsphere.graph import knn_graph
-from deepsphere.sampling import HEALPix
+from deepsphere.sampling import CubedSphere, Equiangular, GaussLegendre, HEALPix, Icosahedral
 
 NSIDE = 16
 NPIX = 12 * NSIDE**2
@@ -269,3 +273,104 @@ def test_random_inputs_must_come_from_a_generator():
         harmonic_signals(NSIDE, 2, 1, np.random.RandomState(0))
     with pytest.raises(ValueError, match="ell must be at most 3·nside − 1 = 47"):
         harmonic_signals(NSIDE, 48, 1, np.random.default_rng(0))
+
+
+# --- any sampling: equivariance_error_on -------------------------------------------------------------------
+
+
+def _random_alm(lmax, rng):
+    ell, m = hp.Alm.getlm(lmax)
+    alm = rng.standard_normal(len(ell)) + 1j * rng.standard_normal(len(ell))
+    alm[m == 0] = alm[m == 0].real
+    return alm
+
+
+def test_harmonic_basis_synthesises_what_healpy_synthesises():
+    lmax = 3 * 8 - 1
+    alm = _random_alm(lmax, np.random.default_rng(10))
+    basis = _harmonic_basis(HEALPix(8, nest=False), lmax)
+    np.testing.assert_allclose(basis.synthesis(alm[None])[:, 0], hp.alm2map(alm, 8, lmax=lmax), atol=1e-11)
+    np.testing.assert_allclose(basis.analysis(basis.synthesis(alm[None]))[0], alm, atol=1e-11)
+
+
+def test_least_squares_is_the_exact_quadrature_on_gauss_legendre():
+    grid = GaussLegendre(nlat=8)
+    basis = _harmonic_basis(grid, band_limit(grid))
+    # orthonormal harmonics and an exact rule: Σ_i A_i y_j(x_i) y_j'(x_i) = δ_jj', c_j = Σ_i A_i y_j(x_i) g_i
+    np.testing.assert_allclose(basis.projector, (basis.matrix * grid.area[:, None]).T, atol=1e-12)
+    assert basis.condition == pytest.approx(1.0, abs=1e-12)
+
+
+def test_the_rotation_of_the_general_path_moves_the_value_at_x_to_R_x():
+    grid, lmax = Icosahedral(3), 6
+    rng = np.random.default_rng(11)
+    alm = _random_alm(lmax, rng)
+    rotation = random_rotation(rng)
+    basis = _harmonic_basis(grid, lmax)
+    rotated_alm = basis.analysis(basis.synthesis(alm[None]))[0]
+    hp.rotate_alm(rotated_alm, *rotation)
+    # (R f)(x) = f(R⁻¹ x), with f evaluated anywhere through its real harmonic series
+    f_coefficients = np.linalg.lstsq(basis.matrix, basis.synthesis(alm[None])[:, 0], rcond=None)[0]
+    back = grid.coords @ rotation_matrix(rotation)  # rows R⁻¹ x = Rᵀ x
+    expected = real_spherical_harmonics(back, lmax) @ f_coefficients
+    np.testing.assert_allclose(basis.synthesis(rotated_alm[None])[:, 0], expected, atol=1e-10)
+
+
+def test_equivariant_operators_score_zero_on_every_sampling():
+    for grid in (GaussLegendre(nlat=8), Equiangular(14, 14, kind="soft"), Icosahedral(2), CubedSphere(6)):
+        lmax = band_limit(grid)
+        basis = _harmonic_basis(grid, lmax)
+        degrees = np.floor(np.sqrt(np.arange((lmax + 1) ** 2)))  # column ℓ² + ℓ + m has degree ℓ
+        laplace = basis.matrix @ ((degrees * (degrees + 1))[:, None] * basis.projector)  # −Δ below lmax
+        identity = equivariance_error_on(grid, lambda x: x, n_signals=2, seed=0)
+        exact = equivariance_error_on(grid, lambda x, op=laplace: op @ x, n_signals=2, seed=0)
+        graph = knn_graph(grid, k=8).laplacian()
+        approximate = equivariance_error_on(grid, lambda x, op=graph: op @ x, n_signals=2, seed=0)
+        np.testing.assert_array_equal(identity.ells, np.arange(1, lmax + 1))
+        assert identity.mean < 1e-25 and exact.mean < 1e-25
+        assert approximate.mean > 1e-3
+        assert 1.0 <= identity.condition < 1.2
+
+
+def test_general_path_on_healpix_is_the_limit_of_map2alm_iterations():
+    nside = 4
+    laplacian = knn_graph(HEALPix(nside), k=8).laplacian()
+    general = equivariance_error_on(HEALPix(nside), lambda x: laplacian @ x, n_signals=3, seed=5)
+    iterated = equivariance_error(lambda x: laplacian @ x, nside, n_signals=3, seed=5, n_iter=30)
+    np.testing.assert_allclose(general.samples, iterated.samples, rtol=1e-6)
+    assert general.condition == pytest.approx(1.68, abs=0.01)
+    assert iterated.condition is None
+
+
+def test_band_limit_of_each_sampling():
+    assert band_limit(HEALPix(8)) == 23
+    assert band_limit(GaussLegendre(20)) == 19
+    assert band_limit(GaussLegendre(10, nlon=12)) == 5  # nlon > 2 lmax
+    assert band_limit(Equiangular(28, 28, kind="soft")) == 13
+    assert band_limit(Equiangular(27, 28, kind="cc")) == 13
+    assert band_limit(Equiangular(9, 40, kind="cc")) == 4
+    assert band_limit(Icosahedral(3)) == 16  # (16 + 1)² = 289 ≤ 642 / 2 < 18²
+    assert band_limit(CubedSphere(11)) == 18
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((np.zeros((10, 3)), _identity), {}, "sampling must be a deepsphere.sampling.Sampling"),
+        ((HEALPix(4, indices=np.arange(10)), _identity), {}, "sampling must cover the whole sphere"),
+        ((HEALPix(4), "L"), {}, "operator must be callable"),
+        ((HEALPix(4), _identity), {"lmax": 14}, r"lmax must be at most isqrt\(npix\) − 1 = 12"),
+        ((HEALPix(4), _identity), {"lmax": 0}, "lmax must be an integer ≥ 1"),
+        ((HEALPix(4), _identity), {"ells": [12]}, r"ells must lie in \[1, lmax\] = \[1, 11\]"),
+        ((HEALPix(4), _identity), {"n_signals": 0}, "n_signals must be an integer ≥ 1"),
+        ((HEALPix(4), _identity), {"seed": -1}, "seed must be a non-negative integer"),
+        ((CubedSphere(11), _identity), {"lmax": 22}, "condition number 1.38e\\+03 > 10"),
+        ((HEALPix(64), _identity), {}, "needs a dense harmonic basis of 1.81e\\+09 numbers"),
+        ((HEALPix(4), lambda x: 0 * x), {"ells": [1]}, "operator returned a zero map"),
+    ],
+)
+def test_equivariance_error_on_rejects_bad_input(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        equivariance_error_on(*args, **kwargs)
+    with pytest.raises(ValueError, match="sampling must be a deepsphere.sampling.Sampling, got int"):
+        band_limit(8)

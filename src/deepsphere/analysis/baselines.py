@@ -195,7 +195,7 @@ def power_spectrum_ells(nside: int, n_patches: int, n_bins: int = 16) -> np.ndar
     Nyquist ``π·s/L`` of the ``s × s`` patch grid, ``L = sqrt(4π/n_patches)`` radians being the patch
     side and ``k`` the integer wave vector (cycles per patch side), except that no bin is narrower than
     the fundamental: where log bins would be, the lowest bins are unit shells ``|k| ∈ [1, 2), [2, 3), …``
-    (with 16 bins on a 64×64 grid: 6 unit shells, then 10 log bins up to |k| = 32), so no bin is empty.
+    (with 16 bins on a 64×64 grid: 6 unit shells, then 10 log bins up to ``|k| = 32``), so no bin is empty.
     The value returned for a bin is the mean ℓ of the Fourier modes it averages (inside the bin; close to
     its geometric centre once the bin holds many modes).
 
@@ -215,7 +215,7 @@ def power_spectrum_features(patches: np.ndarray, nside: int, n_patches: int, n_b
     Fourier transformed (``scipy.fft.rfft2``). This is the flat-sky approximation: the patch is treated as
     a flat square of side ``L = sqrt(4π/n_patches)`` radians sampled on a uniform grid. HEALPix face
     grids are close to uniform (equal-area pixels, mildly sheared), and the features are only compared
-    with each other, so this is enough. With ``N = s²`` pixels, the power of mode ``k`` is
+    with each other, so this is enough. With ``N = s²`` pixels, the power of mode ``k`` is::
 
         C(ℓ_k) = (L² / N²) · |F_k|²,     ℓ_k = 2π|k| / L,
 

@@ -95,6 +95,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], overwri
     except OSError as err:
         raise PermissionError(f"cannot write to folder {path.parent}: {err.strerror}") from None
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files: give the result the user's usual mode
     try:
         write(Path(tmp))
         os.replace(tmp, path)

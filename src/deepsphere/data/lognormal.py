@@ -135,7 +135,7 @@ PAPER_MODELS: tuple[CosmologyModel, CosmologyModel] = (
 
 
 def empty_beam_convergence(omega_m: float, z_source: float = 1.0) -> float:
-    """|κ_empty|, the convergence of an empty line of sight to a source plane, in a flat ΛCDM universe.
+    """``|κ_empty|``, the convergence of an empty line of sight to a source plane, in a flat ΛCDM universe.
 
     ``(3/2) Ωm ∫_0^χs dχ χ (χs − χ)/χs (1 + z(χ))``, distances in units of c/H0 (so the result is
     dimensionless), ``χ(z) = ∫_0^z dz'/E(z')``, ``E(z) = sqrt(Ωm (1+z)³ + 1 − Ωm)``. It is the most

@@ -133,8 +133,8 @@ def _check_weights(w: sp.csr_matrix) -> None:
 def estimate_lmax(matrix: Any) -> float:
     """Largest eigenvalue of a symmetric (sparse) matrix, as an upper bound within ~0.1 %.
 
-    Lanczos (ARPACK) gives a Ritz value θ ≤ λmax with unit vector v; the residual r = |L v − θ v|
-    bounds the error, so ``θ + r`` is returned, capped by the Gershgorin bound max_i Σ_j |L_ij|.
+    Lanczos (ARPACK) gives a Ritz value θ ≤ λmax with unit vector v; the residual ``r = |L v − θ v|``
+    bounds the error, so ``θ + r`` is returned, capped by the Gershgorin bound ``max_i Σ_j |L_ij|``.
     Matrices up to 400 rows are solved densely (exact).
     """
     laplacian = sp.csr_matrix(matrix, dtype=np.float64)

@@ -36,15 +36,15 @@ def check_level(level: Any) -> int:
 class IcosahedralMesh(NamedTuple):
     """The subdivided icosahedron at one level; all arrays are read-only.
 
-    vertices : (V, 3) float64 unit vectors, V = 10·4^level + 2; the first 10·4^(level-1) + 2 rows
-        are the vertices of level - 1, in the same order.
-    faces : (20·4^level, 3) int64, counter-clockwise seen from outside; faces 4i … 4i+3 subdivide
-        face i of level - 1.
-    edges : (V - V_prev, 2) int64, the level - 1 edge (a, b), a < b, whose midpoint is each new
-        vertex (rows sorted by (a, b)); shape (0, 2) at level 0.
-    parents : (V - V_prev,) int64, the endpoint of that edge which is the new vertex's parent.
-    arcs : (30·4^level, 2) int64, every edge of this level's mesh as (tail, head), sorted by
-        (min, max); the tail is the parent of the edge's midpoint at level + 1.
+    - ``vertices``: (V, 3) float64 unit vectors, V = 10·4^level + 2; the first 10·4^(level-1) + 2 rows
+      are the vertices of level - 1, in the same order.
+    - ``faces``: (20·4^level, 3) int64, counter-clockwise seen from outside; faces 4i … 4i+3 subdivide
+      face i of level - 1.
+    - ``edges``: (V - V_prev, 2) int64, the level - 1 edge (a, b), a < b, whose midpoint is each new
+      vertex (rows sorted by (a, b)); shape (0, 2) at level 0.
+    - ``parents``: (V - V_prev,) int64, the endpoint of that edge which is the new vertex's parent.
+    - ``arcs``: (30·4^level, 2) int64, every edge of this level's mesh as (tail, head), sorted by
+      (min, max); the tail is the parent of the edge's midpoint at level + 1.
     """
 
     vertices: np.ndarray

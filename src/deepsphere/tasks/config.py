@@ -112,7 +112,136 @@ class MapsConfig(Config):
     baselines: list[str] = field(default_factory=lambda: ["power_spectrum", "histogram"])
 
 
-TASKS: dict[str, type[Config]] = {"maps": MapsConfig}  # the task modules add theirs on import
+@dataclass
+class ShapesMakeConfig:
+    """The built-in synthetic shape set (``deepsphere.data.make_shapes``): trimesh primitives."""
+
+    per_class: int = 40
+    classes: list[str] | None = None  # a subset of box, sphere, cylinder, cone, capsule, torus; None: all
+    seed: int = 0
+
+
+@dataclass
+class ShapesDataConfig:
+    root: str | None = None  # a SHREC'17 or ModelNet40 folder; None: the built-in synthetic set
+    format: str = "shrec17"  # the root's layout: shrec17 or modelnet
+    perturbed: bool = False  # SHREC'17: the randomly rotated ("perturbed") meshes
+    make: ShapesMakeConfig = field(default_factory=ShapesMakeConfig)
+    sampling: str = "healpix"  # healpix (nside) or equiangular (bandwidth: 2b × 2b SOFT grid)
+    nside: int = 32
+    bandwidth: int = 64
+    augment: int = 3  # random translations per shape (each a sample); the papers: 3
+    translation: float = 0.1  # largest translation, in units of the bounding sphere's radius
+    rotate: bool = False  # a random SO(3) rotation per sample (train and test)
+    val_fraction: float = 0.1  # ModelNet has no validation split: this share of train shapes
+    on_bad: str = "skip"  # unreadable or degenerate meshes: skip (listed) or error
+    cache: str | None = None  # where projected features go (default ~/.cache/deepsphere)
+    batch_size: int = 32
+    num_workers: int = 0
+
+
+@dataclass
+class ShapesModelConfig:
+    channels: list[int] = field(default_factory=lambda: [16, 32, 64, 128, 256])
+    K: int = 4
+    k: int = 8
+    pool: str = "max"
+    triplet_weight: float = 1.0  # cross-entropy + weight × triplet loss on the global features
+    triplet_margin: float = 1.0
+
+
+@dataclass
+class ShapesConfig(Config):
+    """3D shape classification and retrieval: meshes cast onto a sphere of rays (SHREC'17, ModelNet40)."""
+
+    data: ShapesDataConfig = field(default_factory=ShapesDataConfig)
+    model: ShapesModelConfig = field(default_factory=ShapesModelConfig)
+
+
+@dataclass
+class ClimateMakeConfig:
+    """The built-in synthetic climate set (``deepsphere.data.make_climate``): smooth fields with events."""
+
+    level: int = 5  # icosahedral level of the mesh: 10 · 4^level + 2 vertices
+    n_steps: int = 48  # time steps (files)
+    seed: int = 0
+
+
+@dataclass
+class ClimateDataConfig:
+    root: str | None = None  # a folder in the UGSCNN climate format; None: the built-in synthetic set
+    make: ClimateMakeConfig = field(default_factory=ClimateMakeConfig)
+    level: int = 5  # icosahedral level of the files' mesh (the real set: 5)
+    cache: str | None = None
+    batch_size: int = 8
+    num_workers: int = 0
+
+
+@dataclass
+class ClimateModelConfig:
+    channels: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
+    K: int = 4
+    k: int = 6
+    pool: str = "max"
+    unpool: str = "nearest"
+    loss_weights: str = "balanced"  # balanced (inverse class frequency of the train split) or none
+
+
+@dataclass
+class ClimateConfig(Config):
+    """Per-vertex segmentation of extreme weather events (background, tropical cyclone, atmospheric river)."""
+
+    data: ClimateDataConfig = field(default_factory=ClimateDataConfig)
+    model: ClimateModelConfig = field(default_factory=ClimateModelConfig)
+
+
+@dataclass
+class GHCNMakeConfig:
+    """The built-in synthetic GHCN-Daily set (``deepsphere.data.make_ghcn``), in the real formats."""
+
+    n_stations: int = 400
+    years: int = 3
+    seed: int = 0
+
+
+@dataclass
+class GHCNDataConfig:
+    root: str | None = None  # a folder with ghcnd-stations.txt and the .dly files; None: built-in set
+    make: GHCNMakeConfig = field(default_factory=GHCNMakeConfig)
+    target: str = "forecast"  # forecast (tomorrow's TMIN, TMAX) or day_of_year (from one day's field)
+    past_days: int = 5  # forecast: days of TMIN, TMAX given as input
+    first_year: int | None = None  # None: the data's first year
+    last_year: int | None = None
+    min_valid: float = 0.8  # keep stations with values on at least this share of days (dense subset)
+    max_stations: int | None = None  # a random subset of this many stations (sparse subset); None: all
+    split: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])  # train/val/test, in time order
+    cache: str | None = None
+    batch_size: int = 16
+    num_workers: int = 0
+
+
+@dataclass
+class GHCNModelConfig:
+    channels: list[int] = field(default_factory=lambda: [50, 100, 100])
+    K: int = 5
+    k: int = 5
+
+
+@dataclass
+class GHCNConfig(Config):
+    """Weather from GHCN-Daily stations on an irregular sampling: forecasting, or the day of the year."""
+
+    data: GHCNDataConfig = field(default_factory=GHCNDataConfig)
+    model: GHCNModelConfig = field(default_factory=GHCNModelConfig)
+    baselines: list[str] = field(default_factory=lambda: ["K=1"])  # the same network without neighbours
+
+
+TASKS: dict[str, type[Config]] = {
+    "maps": MapsConfig,
+    "shapes": ShapesConfig,
+    "climate": ClimateConfig,
+    "ghcn": GHCNConfig,
+}
 
 
 class ConfigError(ValueError):

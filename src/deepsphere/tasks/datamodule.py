@@ -19,10 +19,11 @@ from typing import Any
 
 import lightning as L
 import numpy as np
-from torch.utils.data import DataLoader, Sampler
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..data import MapCollection, MapStore, PatchDataset, default_cache_dir, make_cosmo_maps, split_maps
-from .config import Config, DataConfig
+from .config import DataConfig, MapsConfig
 
 SPLITS = ("train", "val", "test")
 
@@ -114,39 +115,59 @@ class TrackTrainedBatches(L.Callback):
         trainer.datamodule.train_sampler.trained = 0
 
 
-class MapDataModule(L.LightningDataModule):
-    """Patch datasets of the train/val/test maps of ``store`` (split by whole maps, stratified).
+class ArrayDataset(Dataset):
+    """Samples ``(inputs[i], *(t[i] for t in targets))`` as tensors for the keys ``epoch·n + i`` of
+    :class:`EpochBatchSampler`; ``inputs`` may be a memory-mapped array (rows are read when served)."""
 
-    Noise std per pixel = ``data.noise`` × the training maps' mean pixel std; inputs are divided by
-    ``scale`` = that std × sqrt(1 + noise²), so a noisy sample has unit variance.
-    """
+    def __init__(self, inputs: Any, *targets: Any) -> None:
+        if any(len(t) != len(inputs) for t in targets):
+            raise ValueError(f"targets must have {len(inputs)} rows like the inputs")
+        self.inputs, self.targets = inputs, targets
 
-    def __init__(self, config: Config, store: MapStore) -> None:
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, key: int) -> tuple[torch.Tensor, ...]:
+        i = key % len(self.inputs)
+        return (torch.from_numpy(np.array(self.inputs[i])), *(torch.as_tensor(t[i]) for t in self.targets))
+
+
+class KeyedDataset(Dataset):
+    """A dataset of array tuples served for the keys ``epoch·n + i`` of :class:`EpochBatchSampler`:
+    sample ``i`` of ``dataset``, as tensors."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: int) -> tuple[torch.Tensor, ...]:
+        return tuple(torch.from_numpy(np.asarray(a)) for a in self.dataset[key % len(self.dataset)])
+
+
+class SplitDataModule(L.LightningDataModule):
+    """Train/val/test datasets served in batches of keys by :class:`EpochBatchSampler` (a dataset maps a
+    key ``epoch·n + i`` to sample ``i``, possibly drawing that epoch's noise), resumable mid-epoch."""
+
+    def __init__(self, datasets: dict[str, Any], batch_size: int, seed: int, num_workers: int = 0) -> None:
         super().__init__()
-        self.config, self.store = config, store
-        data = config.data
-        self.maps = dict(zip(SPLITS, split_maps(store.labels, tuple(data.split), config.seed), strict=True))
-        signal = float(store.std[self.maps["train"]].mean())
-        self.noise_std = data.noise * signal
-        self.scale = signal * math.sqrt(1.0 + data.noise**2)
-        self.datasets = {
-            split: PatchDataset(store, ids, data.patches, self.noise_std, self.scale, (config.seed, i))
-            for i, (split, ids) in enumerate(self.maps.items())
-        }
+        self.datasets = datasets
+        self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
         self.train_sampler: EpochBatchSampler | None = None
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         sampler = EpochBatchSampler(
-            len(self.datasets[split]), self.config.data.batch_size, shuffle, self.config.seed, rank, world
+            len(self.datasets[split]), self.batch_size, shuffle, self.seed, rank, world
         )
         cls = ResumableLoader if split == "train" else DataLoader
         loader = cls(
             self.datasets[split],
             batch_sampler=sampler,
-            num_workers=self.config.data.num_workers,
-            persistent_workers=self.config.data.num_workers > 0,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
         )
         if split == "train":
             self.train_sampler = sampler
@@ -160,3 +181,25 @@ class MapDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+
+class MapDataModule(SplitDataModule):
+    """Patch datasets of the train/val/test maps of ``store`` (split by whole maps, stratified).
+
+    Noise std per pixel = ``data.noise`` × the training maps' mean pixel std; inputs are divided by
+    ``scale`` = that std × sqrt(1 + noise²), so a noisy sample has unit variance.
+    """
+
+    def __init__(self, config: MapsConfig, store: MapStore) -> None:
+        data = config.data
+        maps = dict(zip(SPLITS, split_maps(store.labels, tuple(data.split), config.seed), strict=True))
+        signal = float(store.std[maps["train"]].mean())
+        noise_std = data.noise * signal
+        scale = signal * math.sqrt(1.0 + data.noise**2)
+        datasets = {
+            split: PatchDataset(store, ids, data.patches, noise_std, scale, (config.seed, i))
+            for i, (split, ids) in enumerate(maps.items())
+        }
+        super().__init__(datasets, data.batch_size, config.seed, data.num_workers)
+        self.config, self.store, self.maps = config, store, maps
+        self.noise_std, self.scale = noise_std, scale
