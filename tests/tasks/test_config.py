@@ -56,7 +56,7 @@ def test_unknown_key_lists_allowed_keys():
 
 
 def test_unknown_experiment_names_builtins(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown experiment 'cosmos'.*\['cosmo'"):
+    with pytest.raises(ConfigError, match=r"unknown experiment 'cosmos'.*'cosmo'.*'shapes'"):
         load_config("cosmos")
     bad = tmp_path / "bad.yaml"
     bad.write_text("- a\n- list\n")
