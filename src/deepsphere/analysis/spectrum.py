@@ -46,7 +46,7 @@ def real_spherical_harmonics(coords_or_sampling: Any, lmax: int) -> np.ndarray:
     """Real orthonormal spherical harmonics ``Y_ℓm`` at unit vectors, all degrees 0 … lmax.
 
     With θ the colatitude and φ the longitude of a point, ``P̄_ℓ^m`` the associated Legendre functions
-    normalised so that ``P̄_ℓ^m(cos θ) e^{imφ}`` is orthonormal on the sphere (no Condon–Shortley phase):
+    normalised so that ``P̄_ℓ^m(cos θ) e^{imφ}`` is orthonormal on the sphere (no Condon–Shortley phase)::
 
         Y_ℓm = √2 P̄_ℓ^m(cos θ) cos(mφ)      for m > 0,
         Y_ℓ0 = P̄_ℓ^0(cos θ),

@@ -76,6 +76,7 @@ class EpochBatchSampler(Sampler[list[int]]):
         self.epoch = epoch
 
     def resume(self, epoch: int, batches: int) -> None:
+        """Make the next iteration over epoch ``epoch`` start at batch ``batches``."""
         self._resume = (epoch, batches)
 
     def __len__(self) -> int:

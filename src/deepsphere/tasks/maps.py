@@ -163,7 +163,12 @@ def predict(
             atomic_write(
                 target,
                 lambda tmp, full=full, names=column_names: hp.write_map(
-                    str(tmp), list(full.astype(np.float32)), nest=True, overwrite=True, column_names=names
+                    str(tmp),
+                    list(full.astype(np.float32)),
+                    nest=True,
+                    overwrite=True,
+                    column_names=names,
+                    dtype=np.float32,
                 ),
                 overwrite=True,
             )
