@@ -166,25 +166,47 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def made_data_sets() -> dict:
+    """Built-in data sets: name → (settings dataclass, writer, what it writes)."""
+    from .tasks.config import ClimateMakeConfig, GHCNMakeConfig, MakeConfig, ShapesMakeConfig
+
+    return {
+        "cosmo": (MakeConfig, "FITS maps of two cosmological models and manifest.json"),
+        "shapes": (ShapesMakeConfig, "meshes in the SHREC'17 layout (.obj, train/val/test.csv)"),
+        "climate": (ClimateMakeConfig, "climate steps in the UGSCNN format (.npz, split lists)"),
+        "ghcn": (GHCNMakeConfig, "GHCN-Daily files (ghcnd-stations.txt, ghcnd_all/*.dly)"),
+    }
+
+
 def cmd_data_make(args: argparse.Namespace) -> int:
-    from .data import make_cosmo_maps
-    from .tasks.config import MakeConfig, apply_overrides, build
+    from .data import make_climate, make_cosmo_maps, make_ghcn, make_shapes
+    from .tasks.config import apply_overrides, build
 
-    if args.name != "cosmo":
-        raise ValueError(f"unknown data set {args.name!r}; built-in data sets: ['cosmo']")
-    spec = build(MakeConfig, apply_overrides({}, args.overrides), "")
+    sets = made_data_sets()
+    if args.name not in sets:
+        raise ValueError(f"unknown data set {args.name!r}; built-in data sets: {sorted(sets)}")
+    spec = vars(build(sets[args.name][0], apply_overrides({}, args.overrides), ""))
+    if args.name == "cosmo":
 
-    def progress(i: int, total: int) -> None:
-        print(f"\rmaps written: {i}/{total}", end="\n" if i == total else "", flush=True)
+        def progress(i: int, total: int) -> None:
+            print(f"\rmaps written: {i}/{total}", end="\n" if i == total else "", flush=True)
 
-    collection = make_cosmo_maps(args.out, **vars(spec), overwrite=args.overwrite, progress=progress)
-    print(f"{collection.n_maps} maps of {list(collection.classes)} in {collection.root} (manifest.json)")
+        collection = make_cosmo_maps(args.out, **spec, overwrite=args.overwrite, progress=progress)
+        print(f"{collection.n_maps} maps of {list(collection.classes)} in {collection.root} (manifest.json)")
+    elif args.name == "shapes":
+        folder = make_shapes(args.out, **spec, overwrite=args.overwrite)
+        print(f"shapes written in the SHREC'17 layout in {folder}")
+    elif args.name == "climate":
+        collection = make_climate(args.out, **spec, overwrite=args.overwrite)
+        sizes = {s: len(collection.files(s)) for s in ("train", "val", "test")}
+        print(f"{sum(sizes.values())} climate steps {sizes} in {collection.root}")
+    else:
+        folder = make_ghcn(args.out, **spec, overwrite=args.overwrite)
+        print(f"{spec['n_stations']} stations in the GHCN-Daily formats in {folder}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .tasks.config import MakeConfig
-
     parser = argparse.ArgumentParser(prog="deepsphere", description="Spherical CNNs on graphs (DeepSphere).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     formatter = argparse.RawDescriptionHelpFormatter
@@ -233,12 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
     q = data_sub.add_parser(
         "make",
         help="write a built-in data set to disk",
-        description="Write a built-in data set as FITS maps plus manifest.json (the folder layout that "
-        "data.root reads). cosmo: log-normal convergence maps of two cosmological models with the same "
-        "power spectrum.",
-        epilog="cosmo keys and defaults: " + " ".join(f"{k}={v}" for k, v in vars(MakeConfig()).items()),
+        description="Write a built-in data set in its real on-disk format (the layout that the experiment's "
+        "data.root reads): cosmo, log-normal convergence maps of two cosmological models with the same "
+        "power spectrum; shapes, climate and ghcn, the synthetic stand-ins of the other experiments.",
+        epilog="\n".join(
+            f"{name}: {what}; keys and defaults: " + " ".join(f"{k}={v}" for k, v in vars(settings()).items())
+            for name, (settings, what) in made_data_sets().items()
+        ),
+        formatter_class=formatter,
     )
-    q.add_argument("name", metavar="NAME", help="built-in data set: cosmo")
+    q.add_argument("name", metavar="NAME", help="built-in data set: cosmo, shapes, climate or ghcn")
     q.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="generator settings, e.g. nside=128")
     q.add_argument("--out", required=True, help="output folder")
     q.add_argument("--overwrite", action="store_true", help="replace an existing data set in OUT")
@@ -257,7 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # KEY=VALUE overrides may also follow the options (argparse stops a positional list at an option)
+    if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except _user_errors() as err:  # a user error: one line, no traceback
