@@ -54,3 +54,19 @@ def run_cli(cache_dir):
         return done
 
     return run
+
+
+@pytest.fixture(scope="session")
+def train_tiny(tmp_path_factory, cache_dir):
+    """``train_tiny(EXPERIMENT, OVERRIDES)`` runs ``deepsphere train EXPERIMENT OVERRIDES out=run --quiet``
+    in a fresh folder with the shared cache and returns (folder, completed process)."""
+
+    def train(experiment: str, overrides: list[str]):
+        cwd = tmp_path_factory.mktemp(experiment)
+        env = dict(os.environ, DEEPSPHERE_CACHE=str(cache_dir), OMP_NUM_THREADS="1")
+        command = [sys.executable, "-m", "deepsphere", "train", experiment, *overrides, "out=run", "--quiet"]
+        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return cwd, done
+
+    return train

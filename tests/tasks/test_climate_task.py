@@ -18,17 +18,8 @@ TINY_CLIMATE = [
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, cache_dir):
-    import os
-    import subprocess
-    import sys
-
-    cwd = tmp_path_factory.mktemp("climate")
-    env = dict(os.environ, DEEPSPHERE_CACHE=str(cache_dir), OMP_NUM_THREADS="1")
-    command = [sys.executable, "-m", "deepsphere", "train", "climate", *TINY_CLIMATE, "out=run", "--quiet"]
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return cwd, done
+def trained(train_tiny):
+    return train_tiny("climate", TINY_CLIMATE)
 
 
 def test_report_scores_agree_with_the_confusion_matrix(trained):

@@ -19,17 +19,8 @@ TINY_GHCN = [
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, cache_dir):
-    import os
-    import subprocess
-    import sys
-
-    cwd = tmp_path_factory.mktemp("ghcn")
-    env = dict(os.environ, DEEPSPHERE_CACHE=str(cache_dir), OMP_NUM_THREADS="1")
-    command = [sys.executable, "-m", "deepsphere", "train", "ghcn", *TINY_GHCN, "out=run", "--quiet"]
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return cwd, done
+def trained(train_tiny):
+    return train_tiny("ghcn", TINY_GHCN)
 
 
 def test_forecast_reports_r2_of_both_networks(trained):

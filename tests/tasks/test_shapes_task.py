@@ -24,17 +24,8 @@ TINY_SHAPES = [
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, cache_dir):
-    import os
-    import subprocess
-    import sys
-
-    cwd = tmp_path_factory.mktemp("shapes")
-    env = dict(os.environ, DEEPSPHERE_CACHE=str(cache_dir), OMP_NUM_THREADS="1")
-    command = [sys.executable, "-m", "deepsphere", "train", "shapes", *TINY_SHAPES, "out=run", "--quiet"]
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return cwd, done
+def trained(train_tiny):
+    return train_tiny("shapes", TINY_SHAPES)
 
 
 def test_report_holds_accuracy_confusion_and_retrieval(trained):

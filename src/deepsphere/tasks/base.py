@@ -75,6 +75,23 @@ class TaskModule(L.LightningModule):
                 f"{path}: the weights do not fit the model ({str(err).splitlines()[0]})"
             ) from None
 
+    def _step(self, batch: Any, stage: str) -> torch.Tensor:
+        """The loss of ``batch``, logged for ``stage`` (train, val or test); test outputs kept in
+        ``self._test`` for the task's ``test_details``."""
+        raise NotImplementedError
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_test_epoch_start(self) -> None:
+        self._test: list[Any] = []
+
     def log_metrics(self, stage: str, metrics: dict[str, torch.Tensor]) -> None:
         """Log ``{stage}/{name}``: per step and epoch while training, per epoch (synchronised) otherwise."""
         on_step = stage == "train"

@@ -14,10 +14,6 @@ with the weighted loss, mean AP 89.2 without).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..analysis.segmentation import segmentation_scores
-from ..data import atomic_write, default_cache_dir
+from ..data import atomic_write
 from ..data.climate import (
     CLIMATE_CLASSES,
     ClimateCollection,
@@ -44,7 +40,7 @@ from ..nn import SphericalUNet
 from ..sampling import Icosahedral
 from .base import TaskModule
 from .config import ClimateConfig, ConfigError
-from .datamodule import KeyedDataset, SplitDataModule
+from .datamodule import KeyedDataset, SplitDataModule, cache_dir_of, made_once
 from .report import write_report as _write_report
 
 SPLITS = ("train", "val", "test")
@@ -57,19 +53,14 @@ def collection_of(
     data = config.data
     if data.root is not None:
         return ClimateCollection.from_folder(data.root)
-    cache = Path(data.cache).expanduser() if data.cache else default_cache_dir()
-    spec = json.dumps(vars(data.make), sort_keys=True)
-    folder = cache / "made" / f"climate-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
-    if not folder.is_dir():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".climate-", dir=folder.parent))
-        try:
-            if progress:
-                progress("making the synthetic climate set", 0, data.make.n_steps)
-            make_climate(tmp, **vars(data.make))
-            tmp.rename(folder)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    settings = vars(data.make)
+
+    def make(folder: Path) -> None:
+        if progress:
+            progress("making the synthetic climate set", 0, data.make.n_steps)
+        make_climate(folder, **settings)
+
+    folder = made_once(cache_dir_of(data), "climate", settings, make)
     return ClimateCollection.from_folder(folder)
 
 
@@ -119,18 +110,6 @@ class VertexSegmenter(TaskModule):
             self._test.append((y.reshape(-1).cpu(), logits.reshape(-1, n).softmax(-1).half().cpu()))
         return loss
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "test")
-
-    def on_test_epoch_start(self) -> None:
-        self._test = []
-
 
 Module = VertexSegmenter
 
@@ -162,7 +141,7 @@ def setup(
         raise ConfigError(f"model.loss_weights must be balanced or none, got {config.model.loss_weights!r}")
     collection = collection_of(config, progress)
     _check_level(config, collection)
-    cache = Path(config.data.cache).expanduser() if config.data.cache else default_cache_dir()
+    cache = cache_dir_of(config.data)
     mean, std = channel_stats(collection, "train", cache)
     shares = class_frequencies(collection, "train", cache)
     weights = inverse_frequency_weights(shares).tolist() if config.model.loss_weights == "balanced" else None

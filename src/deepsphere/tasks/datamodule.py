@@ -28,22 +28,40 @@ from .config import DataConfig, MapsConfig
 SPLITS = ("train", "val", "test")
 
 
+def cache_dir_of(data: Any) -> Path:
+    """``data.cache`` or the default cache folder."""
+    return Path(data.cache).expanduser() if data.cache else default_cache_dir()
+
+
+def made_once(cache: Path, name: str, settings: dict[str, Any], make: Callable[[Path], Any]) -> Path:
+    """The folder ``cache/made/<name>-<hash of settings>`` holding a built-in data set: made by
+    ``make(folder)`` into a temporary folder renamed when complete (an interrupted run leaves nothing),
+    then reused."""
+    spec = json.dumps({"name": name, **settings}, sort_keys=True)
+    folder = cache / "made" / f"{name}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
+        try:
+            make(tmp / "set")
+            (tmp / "set").rename(folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
 def prepare_store(data: DataConfig, progress: Callable[[str, int, int], None] | None = None) -> MapStore:
     """The store of ``data.root``'s maps, or of the built-in data set made from ``data.make`` (written
     once under the cache folder and reused). ``progress(stage, done, total)`` reports long steps."""
-    cache = Path(data.cache).expanduser() if data.cache else default_cache_dir()
+    cache = cache_dir_of(data)
     if data.root is None:
-        spec = json.dumps(vars(data.make), sort_keys=True)
-        folder = cache / "made" / f"cosmo-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
-        if not folder.is_dir():
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=".cosmo-", dir=folder.parent))
-            try:
-                make_cosmo_maps(tmp, **vars(data.make), progress=_stage(progress, "making maps"))
-                tmp.rename(folder)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-        root = folder
+        make = vars(data.make)
+        root = made_once(
+            cache,
+            "cosmo",
+            make,
+            lambda folder: make_cosmo_maps(folder, **make, progress=_stage(progress, "making maps")),
+        )
     else:
         root = Path(data.root)
     collection = MapCollection.from_folder(root, ordering=data.ordering)

@@ -32,12 +32,11 @@ import numpy as np
 import torch
 
 from ..analysis.segmentation import circular_error_days, r2_scores
-from ..data import default_cache_dir
 from ..data.ghcn import GHCNDataset, day_of_year_samples, forecast_samples, make_ghcn, select_stations
 from ..nn import SphericalCNN
 from .base import TaskModule
 from .config import ConfigError, GHCNConfig
-from .datamodule import ArrayDataset, SplitDataModule
+from .datamodule import ArrayDataset, SplitDataModule, cache_dir_of, made_once
 from .report import write_report as _write_report
 
 SPLITS = ("train", "val", "test")
@@ -47,14 +46,10 @@ TARGETS = ("forecast", "day_of_year")
 def dataset_of(config: GHCNConfig, progress: Callable[[str, int, int], None] | None) -> GHCNDataset:
     """The stations' daily TMIN/TMAX (the user's folder or the built-in set), station subset applied."""
     data = config.data
-    cache = Path(data.cache).expanduser() if data.cache else default_cache_dir()
-    if data.root is not None:
-        root = Path(data.root)
-    else:
-        m = data.make
-        root = cache / "made" / f"ghcn-{m.n_stations}-{m.years}-{m.seed}"
-        if not (root / "ghcnd-stations.txt").is_file():
-            make_ghcn(root, n_stations=m.n_stations, years=m.years, seed=m.seed, overwrite=True)
+    cache = cache_dir_of(data)
+    settings = vars(data.make)
+    make = lambda folder: make_ghcn(folder, **settings)  # noqa: E731
+    root = Path(data.root) if data.root is not None else made_once(cache, "ghcn", settings, make)
     start = None if data.first_year is None else f"{data.first_year}-01-01"
     end = None if data.last_year is None else f"{data.last_year}-12-31"
     report = None if progress is None else (lambda d, t: progress("reading stations", d, t))
@@ -151,18 +146,6 @@ class StationRegressor(TaskModule):
         if stage == "test":
             self._test.append((y.cpu(), predicted.detach().float().cpu(), mask.cpu()))
         return loss
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "test")
-
-    def on_test_epoch_start(self) -> None:
-        self._test = []
 
 
 Module = StationRegressor

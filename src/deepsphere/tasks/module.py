@@ -44,7 +44,7 @@ class MapClassifier(TaskModule):
             )
         except ValueError as err:
             raise ConfigError(f"model: {err}") from None
-        self._test_predictions: list[torch.Tensor] = []
+        self._test: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, P, 1) → class logits (B, n_classes)."""
@@ -63,23 +63,11 @@ class MapClassifier(TaskModule):
         loss = F.cross_entropy(logits, y)
         self.log_metrics(stage, {"loss": loss, "acc": (logits.argmax(1) == y).float().mean()})
         if stage == "test":
-            self._test_predictions.append(torch.stack([y, logits.argmax(1)], 1).cpu())
+            self._test.append(torch.stack([y, logits.argmax(1)], 1).cpu())
         return loss
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "test")
-
-    def on_test_epoch_start(self) -> None:
-        self._test_predictions = []
 
     def test_confusion(self) -> torch.Tensor:
         """(n_classes, n_classes) counts of the last test run: rows true class, columns predicted."""
-        pairs = torch.cat(self._test_predictions)
+        pairs = torch.cat(self._test)
         n = len(self.classes)
         return torch.bincount(pairs[:, 0] * n + pairs[:, 1], minlength=n * n).reshape(n, n)

@@ -14,10 +14,6 @@ first).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,13 +23,13 @@ import torch
 import torch.nn.functional as F
 
 from ..analysis.retrieval import retrieval_lists_from_predictions, retrieval_metrics
-from ..data import ShapeCollection, ShapeFeatureStore, default_cache_dir, make_shapes
+from ..data import ShapeCollection, ShapeFeatureStore, make_shapes
 from ..data.meshes import load_mesh, normalize_mesh, project_mesh
 from ..nn import SphericalCNN
 from ..sampling import Equiangular, HEALPix, Sampling
 from .base import TaskModule
 from .config import ConfigError, ShapesConfig, ShapesDataConfig
-from .datamodule import ArrayDataset, SplitDataModule
+from .datamodule import ArrayDataset, SplitDataModule, cache_dir_of, made_once
 from .report import confusion_markdown, write_csv
 from .report import write_report as _write_report
 
@@ -53,7 +49,10 @@ def collections(data: ShapesDataConfig, cache: Path, seed: int) -> dict[str, Sha
     """The train/val/test shape collections of ``data.root`` (or of the built-in set, made once)."""
     if data.format not in ("shrec17", "modelnet"):
         raise ConfigError(f"data.format must be shrec17 or modelnet, got {data.format!r}")
-    root = Path(data.root) if data.root is not None else _built_in(data, cache)
+    m = data.make
+    settings = {"format": data.format, **vars(m)}
+    make = lambda folder: make_shapes(folder, m.classes, m.per_class, m.seed, data.format)  # noqa: E731
+    root = Path(data.root) if data.root is not None else made_once(cache, "shapes", settings, make)
     if data.format == "shrec17":
         return {s: ShapeCollection.from_shrec17(root, s, perturbed=data.perturbed) for s in SPLITS}
     train = ShapeCollection.from_modelnet(root, "train")
@@ -68,21 +67,6 @@ def collections(data: ShapesDataConfig, cache: Path, seed: int) -> dict[str, Sha
     }
 
 
-def _built_in(data: ShapesDataConfig, cache: Path) -> Path:
-    spec = json.dumps({"format": data.format, **vars(data.make)}, sort_keys=True)
-    folder = cache / "made" / f"shapes-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
-    if not folder.is_dir():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".shapes-", dir=folder.parent))
-        try:
-            m = data.make
-            make_shapes(tmp / "set", m.classes, m.per_class, m.seed, data.format)
-            (tmp / "set").rename(folder)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return folder
-
-
 def feature_stores(
     config: ShapesConfig, progress: Callable[[str, int, int], None] | None
 ) -> dict[str, ShapeFeatureStore]:
@@ -90,7 +74,7 @@ def feature_stores(
     data = config.data
     if data.on_bad not in ("skip", "error"):
         raise ConfigError(f"data.on_bad must be skip or error, got {data.on_bad!r}")
-    cache = Path(data.cache).expanduser() if data.cache else default_cache_dir()
+    cache = cache_dir_of(data)
     sampling = sampling_of(data)
     stores = {}
     for i, (split, collection) in enumerate(collections(data, cache, config.seed).items()):
@@ -161,18 +145,6 @@ class ShapeClassifier(TaskModule):
         if stage == "test":
             self._test.append((y.cpu(), logits.softmax(1).float().cpu()))
         return loss
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "test")
-
-    def on_test_epoch_start(self) -> None:
-        self._test = []
 
     def test_outputs(self) -> tuple[np.ndarray, np.ndarray]:
         """Labels (n,) and class probabilities (n, n_classes) of the last test run."""
