@@ -405,3 +405,14 @@ def test_regrid_bad_arguments():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert regrid_netcdf(ds, "f", HEALPix(1)).shape == (12, 1)
+
+
+def test_files_to_predict_on_may_hold_data_only(tmp_path):
+    rng = np.random.default_rng(5)
+    path = tmp_path / "step.npz"
+    data = rng.normal(size=(16, 42)).astype(np.float32)
+    np.savez(path, data=data)
+    got, labels = read_climate_file(path, 42, labels=False)
+    assert labels is None and np.array_equal(got, data.T)
+    with pytest.raises(ValueError, match="missing array 'labels'"):
+        read_climate_file(path, 42)

@@ -298,8 +298,8 @@ def icosahedral_order(vertices) -> np.ndarray:
 
 
 def read_climate_file(
-    path: str | os.PathLike, n_vertices: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+    path: str | os.PathLike, n_vertices: int | None = None, labels: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """One time step of the UGSCNN climate format.
 
     Parameters
@@ -309,6 +309,9 @@ def read_climate_file(
         ``labels`` (V, 3) or integer ``labels`` (V,) are accepted too.
     n_vertices : int, optional
         Expected ``V``.
+    labels : bool
+        Read and check ``labels``; False for files to predict on, which may hold ``data`` only (the
+        labels returned are then ``None``).
 
     Returns
     -------
@@ -328,14 +331,15 @@ def read_climate_file(
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{path}: a climate file must be an .npz archive with arrays 'data' and 'labels'")
     with archive:
-        for key in ("data", "labels"):
+        for key in ("data", "labels") if labels else ("data",):
             if key not in archive.files:
                 raise ValueError(
                     f"{path}: missing array {key!r} (the file holds {archive.files}); a UGSCNN climate file "
                     "holds 'data' (16, n_vertices) and 'labels' (3, n_vertices)"
                 )
         try:
-            data, labels = archive["data"], archive["labels"]
+            data = archive["data"]
+            labels = archive["labels"] if labels else None
         except (OSError, ValueError, zipfile.BadZipFile) as err:
             raise ValueError(f"{path}: corrupt array ({err})") from None
     if data.ndim != 2 or _N_CHANNELS not in data.shape:
@@ -344,7 +348,9 @@ def read_climate_file(
     n = data.shape[0]
     if n_vertices is not None and n != n_vertices:
         raise ValueError(f"{path}: 'data' has {n} vertices, expected {n_vertices}")
-    if labels.shape in ((_N_CLASSES, n), (n, _N_CLASSES)):
+    if labels is None:
+        pass
+    elif labels.shape in ((_N_CLASSES, n), (n, _N_CLASSES)):
         axis = 0 if labels.shape[0] == _N_CLASSES else 1
         labels = np.argmax(labels.astype(np.int64), axis=axis)
     elif labels.shape == (n,) and np.issubdtype(labels.dtype, np.integer):
@@ -356,7 +362,8 @@ def read_climate_file(
     if bad.any():
         channels = [CLIMATE_CHANNELS[c] for c in np.flatnonzero(bad.any(axis=0))]
         raise ValueError(f"{path}: {int(bad.sum())} NaN/infinite values in channels {channels}")
-    return np.ascontiguousarray(data, dtype=np.float32), labels.astype(np.int64)
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    return data, None if labels is None else labels.astype(np.int64)
 
 
 def write_climate_file(path: str | os.PathLike, data, labels, overwrite: bool = False) -> Path:

@@ -238,7 +238,8 @@ def predict(
     overwrite: bool = False,
     say: Callable[[str], None] = print,
 ) -> list[Path]:
-    """Segment climate files (``.npz`` with ``data`` (16, V)): ``out/<name>_classes.npz`` per file with
+    """Segment climate files (``.npz`` with ``data`` (16, V); labels not needed): ``out/<name>_classes.npz``
+    per file with
     ``classes`` (V,) and ``probabilities`` (3, V), in the files' vertex order."""
     targets = [out / f"{Path(p).name.removesuffix('.npz')}_classes.npz" for p in inputs]
     existing = [str(t) for t in targets if t.exists()]
@@ -250,7 +251,7 @@ def predict(
     std = np.asarray(model.hparams.std, dtype=np.float32)
     model = model.eval()
     for path, target in zip(inputs, targets, strict=True):
-        data, _ = read_climate_file(path, n_vertices)
+        data, _ = read_climate_file(path, n_vertices, labels=False)
         x = torch.from_numpy(((data - mean) / std)[order].astype(np.float32))
         with torch.no_grad():
             p = model(x[None])[0].softmax(-1).numpy()
