@@ -41,6 +41,7 @@ from ..sampling import Icosahedral
 from .base import TaskModule
 from .config import ClimateConfig, ConfigError
 from .datamodule import KeyedDataset, SplitDataModule, cache_dir_of, made_once
+from .report import summary_markdown
 from .report import write_report as _write_report
 
 SPLITS = ("train", "val", "test")
@@ -199,15 +200,8 @@ def write_report(
     result: Any, config: ClimateConfig, data: SplitDataModule, model: VertexSegmenter
 ) -> list[Path]:
     """``report.md``/``.json``, curves, and maps of one test step: a channel, the labels, the prediction."""
-    from .report import confusion_markdown
-
-    text = "\n".join(
-        [f"# {config.name}: test results", "", "```", *summary(result, config), "```", ""]
-        + confusion_markdown(result.details["classes"], result.details["confusion"], "the segmentation")
-    )
-    return _write_report(
-        result, config, text + "\n", lambda: {"segmentation": segmentation_figure(data, model)}
-    )
+    text = summary_markdown(result, config, summary(result, config), "the segmentation")
+    return _write_report(result, config, text, lambda: {"segmentation": segmentation_figure(data, model)})
 
 
 def segmentation_figure(data: SplitDataModule, model: VertexSegmenter) -> Any:

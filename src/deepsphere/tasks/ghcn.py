@@ -22,7 +22,6 @@ for forecasting, 0.882 → 0.969 for the day of the year, K = 1 → 5).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from ..nn import SphericalCNN
 from .base import TaskModule
 from .config import ConfigError, GHCNConfig
 from .datamodule import ArrayDataset, SplitDataModule, cache_dir_of, made_once
+from .report import summary_markdown
 from .report import write_report as _write_report
 
 SPLITS = ("train", "val", "test")
@@ -48,7 +48,10 @@ def dataset_of(config: GHCNConfig, progress: Callable[[str, int, int], None] | N
     data = config.data
     cache = cache_dir_of(data)
     settings = vars(data.make)
-    make = lambda folder: make_ghcn(folder, **settings)  # noqa: E731
+
+    def make(folder: Path) -> None:
+        make_ghcn(folder, **settings)
+
     root = Path(data.root) if data.root is not None else made_once(cache, "ghcn", settings, make)
     start = None if data.first_year is None else f"{data.first_year}-01-01"
     end = None if data.last_year is None else f"{data.last_year}-12-31"
@@ -232,9 +235,8 @@ def baselines(config: GHCNConfig, data: SplitDataModule) -> dict[str, dict[str, 
         enable_model_summary=False,
         deterministic=True,
     )
-    baseline_data = copy.copy(data)
-    trainer.fit(model, datamodule=baseline_data)
-    trainer.test(model, datamodule=baseline_data, verbose=False)
+    trainer.fit(model, datamodule=data)
+    trainer.test(model, datamodule=data, verbose=False)
     return {"K=1": test_details(model)}
 
 
@@ -254,8 +256,8 @@ def write_report(
     result: Any, config: GHCNConfig, data: SplitDataModule, model: StationRegressor
 ) -> list[Path]:
     """``report.md``/``.json``, the loss curves and the station map of the test R²."""
-    text = "\n".join([f"# {config.name}: test results", "", "```", *summary(result, config), "```"])
-    return _write_report(result, config, text + "\n", lambda: {"stations": stations_figure(data, model)})
+    text = summary_markdown(result, config, summary(result, config))
+    return _write_report(result, config, text, lambda: {"stations": stations_figure(data, model)})
 
 
 def stations_figure(data: SplitDataModule, model: StationRegressor) -> Any:

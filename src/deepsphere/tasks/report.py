@@ -39,6 +39,15 @@ def confusion_markdown(classes: list[str], confusion: list[list[int]], what: str
     return lines
 
 
+def summary_markdown(result: Any, config: Config, lines: list[str], what: str = "the CNN") -> str:
+    """``report.md`` of a task whose printed summary is its table: the summary ``lines`` as a code block,
+    then the confusion matrix when ``result.details`` holds one."""
+    text = [f"# {config.name}: test results", "", "```", *lines, "```"]
+    if "confusion" in result.details:
+        text += ["", *confusion_markdown(result.details["classes"], result.details["confusion"], what)]
+    return "\n".join(text) + "\n"
+
+
 def result_json(result: Any) -> str:
     """``report.json``: test metrics, the task's details (e.g. confusion, classes), baselines, time."""
     return json.dumps(

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..analysis.retrieval import retrieval_lists_from_predictions, retrieval_metrics
+from ..analysis.segmentation import confusion_matrix
 from ..data import ShapeCollection, ShapeFeatureStore, make_shapes
 from ..data.meshes import load_mesh, normalize_mesh, project_mesh
 from ..nn import SphericalCNN
@@ -30,7 +31,7 @@ from ..sampling import Equiangular, HEALPix, Sampling
 from .base import TaskModule
 from .config import ConfigError, ShapesConfig, ShapesDataConfig
 from .datamodule import ArrayDataset, SplitDataModule, cache_dir_of, made_once
-from .report import confusion_markdown, write_csv
+from .report import summary_markdown, write_csv
 from .report import write_report as _write_report
 
 SPLITS = ("train", "val", "test")
@@ -51,7 +52,10 @@ def collections(data: ShapesDataConfig, cache: Path, seed: int) -> dict[str, Sha
         raise ConfigError(f"data.format must be shrec17 or modelnet, got {data.format!r}")
     m = data.make
     settings = {"format": data.format, **vars(m)}
-    make = lambda folder: make_shapes(folder, m.classes, m.per_class, m.seed, data.format)  # noqa: E731
+
+    def make(folder: Path) -> None:
+        make_shapes(folder, m.classes, m.per_class, m.seed, data.format)
+
     root = Path(data.root) if data.root is not None else made_once(cache, "shapes", settings, make)
     if data.format == "shrec17":
         return {s: ShapeCollection.from_shrec17(root, s, perturbed=data.perturbed) for s in SPLITS}
@@ -212,8 +216,7 @@ def datamodule_for(
 def test_details(model: ShapeClassifier) -> dict[str, Any]:
     """Confusion matrix, class names and SHREC'17 retrieval metrics of the last test run."""
     labels, probabilities = model.test_outputs()
-    n = len(model.classes)
-    confusion = np.bincount(labels * n + probabilities.argmax(1), minlength=n * n).reshape(n, n)
+    confusion = confusion_matrix(labels, probabilities.argmax(1), len(model.classes))
     lists = retrieval_lists_from_predictions(probabilities)
     retrieval = retrieval_metrics(labels, lists, labels)
     return {"confusion": confusion.tolist(), "classes": model.classes, "retrieval": retrieval}
@@ -238,12 +241,9 @@ def summary(result: Any, config: ShapesConfig) -> list[str]:
 def write_report(
     result: Any, config: ShapesConfig, data: SplitDataModule, model: ShapeClassifier
 ) -> list[Path]:
-    """``report.md``/``.json``, curves and example inputs (the six channels of one shape per class)."""
-    text = "\n".join(
-        [f"# {config.name}: test results", "", "```", *summary(result, config), "```", ""]
-        + confusion_markdown(result.details["classes"], result.details["confusion"])
-    )
-    return _write_report(result, config, text + "\n", lambda: {"inputs": inputs_figure(data, model)})
+    """``report.md``/``.json``, curves and example inputs (depth and hull depth of a shape per class)."""
+    text = summary_markdown(result, config, summary(result, config))
+    return _write_report(result, config, text, lambda: {"inputs": inputs_figure(data, model)})
 
 
 def inputs_figure(data: SplitDataModule, model: ShapeClassifier) -> Any:
