@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 
@@ -12,9 +13,8 @@ from deepsphere.nn import SphericalCNN
 from deepsphere.sampling import HEALPix
 
 
-def main(out_path: str) -> None:
-    dist.init_process_group("gloo")
-    rank = dist.get_rank()
+def train(rank: int) -> dict:
+    """Three DDP steps on each rank's own data; the replicas' largest parameter difference afterwards."""
     torch.manual_seed(0)
     model = torch.nn.parallel.DistributedDataParallel(
         SphericalCNN(HEALPix(nside=4), 1, 2, channels=(4, 4), K=3)
@@ -30,14 +30,24 @@ def main(out_path: str) -> None:
     flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
     gathered = [torch.empty_like(flat) for _ in range(2)]
     dist.all_gather(gathered, flat)
-    buffers = [name for name, _ in model.module.named_buffers() if "laplacian" in name]
+    return {
+        "max_param_diff": float((gathered[0] - gathered[1]).abs().max()),
+        "laplacian_buffers": [name for name, _ in model.module.named_buffers() if "laplacian" in name],
+    }
+
+
+def main(out_path: str) -> None:
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    result = train(rank)
     if rank == 0:
-        result = {
-            "max_param_diff": float((gathered[0] - gathered[1]).abs().max()),
-            "laplacian_buffers": buffers,
-        }
         with open(out_path, "w") as f:
             json.dump(result, f)
+    # The DDP wrapper's reducer holds the process group: free it, and let both ranks reach the teardown,
+    # before destroying the group. A group left to the interpreter's exit can abort the process
+    # ("terminate called without an active exception", seen once in CI).
+    gc.collect()
+    dist.barrier()
     dist.destroy_process_group()
 
 
