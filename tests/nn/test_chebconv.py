@@ -83,8 +83,8 @@ def test_backends_agree_on_strided_input_and_larger_graph():
         outs[backend] = (y.detach(), xg.grad, conv.weight.grad.clone())
         conv.weight.grad = None
     for backend in BACKENDS[1:]:
-        for a, b in zip(outs["numba"], outs[backend], strict=True):
-            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+        for a, b in zip(outs["numba"], outs[backend], strict=True):  # float32 sums in other orders
+            assert (a - b).abs().max() <= 1e-5 * b.abs().max()
 
 
 def test_rescaled_spectrum_ends_at_minus_one_and_one(graph):

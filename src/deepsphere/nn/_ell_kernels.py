@@ -28,12 +28,25 @@ def ell_step(
     use_prev: bool,
     use_add: bool,
 ) -> None:
-    """``out = alpha · L̃ src − prev + add`` for (V, M) arrays (``prev``/``add`` only when ``use_*``)."""
+    """``out = alpha · L̃ src − prev + add`` for (V, M) arrays (``prev``/``add`` only when ``use_*``).
+
+    Each output row starts from ``add − prev`` and accumulates its neighbours' rows: one write per row.
+    """
     n_vertices, degree = index.shape
     m = src.shape[1]
     for i in numba.prange(n_vertices):
-        for c in range(m):
-            out[i, c] = 0.0
+        if use_prev and use_add:
+            for c in range(m):
+                out[i, c] = add[i, c] - prev[i, c]
+        elif use_prev:
+            for c in range(m):
+                out[i, c] = -prev[i, c]
+        elif use_add:
+            for c in range(m):
+                out[i, c] = add[i, c]
+        else:
+            for c in range(m):
+                out[i, c] = 0.0
         for j in range(degree):
             w = weight[i, j] * alpha
             if w == 0.0:
@@ -41,9 +54,3 @@ def ell_step(
             nb = index[i, j]
             for c in range(m):
                 out[i, c] += w * src[nb, c]
-        if use_prev:
-            for c in range(m):
-                out[i, c] -= prev[i, c]
-        if use_add:
-            for c in range(m):
-                out[i, c] += add[i, c]

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from .buffers import POOL
 from .chebyshev import BACKENDS, chebyshev_basis
 from .laplacian import RescaledLaplacian
 
@@ -115,15 +116,25 @@ class _Projection(torch.autograd.Function):
 
     As fast as one (N, K·C_in) product, with no re-layout of the stack; the backward writes the stack's
     gradient in one (K, N, C_in) tensor (autograd through K slices would zero-fill K full-size tensors).
+    Outputs come from the buffer pool (:mod:`.buffers`) except under autocast, where the products'
+    dtype is autocast's.
     """
 
     @staticmethod
     def forward(
         ctx: Any, basis: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     ) -> torch.Tensor:
-        y = basis[0] @ weight[0] if bias is None else torch.addmm(bias, basis[0], weight[0])
-        for k in range(1, len(weight)):
-            y = torch.addmm(y, basis[k], weight[k])
+        if torch.is_autocast_enabled(basis.device.type):
+            y = basis[0] @ weight[0] if bias is None else torch.addmm(bias, basis[0], weight[0])
+            for k in range(1, len(weight)):
+                y = torch.addmm(y, basis[k], weight[k])
+        else:
+            y = POOL.empty((basis.shape[1], weight.shape[2]), weight.dtype, basis.device)
+            torch.mm(basis[0], weight[0], out=y)
+            if bias is not None:
+                y += bias
+            for k in range(1, len(weight)):
+                y.addmm_(basis[k], weight[k])
         ctx.save_for_backward(basis if weight.requires_grad else None, weight)
         ctx.has_bias = bias is not None
         return y
@@ -131,12 +142,11 @@ class _Projection(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         basis, weight = ctx.saved_tensors
+        grad = grad.contiguous()  # e.g. the expanded gradient of a sum: the products would copy it K times
         d_basis = d_weight = d_bias = None
         if ctx.needs_input_grad[0]:
             g = grad.to(weight.dtype)
-            d_basis = torch.empty(
-                (len(weight), grad.shape[0], weight.shape[1]), dtype=weight.dtype, device=grad.device
-            )
+            d_basis = POOL.empty((len(weight), grad.shape[0], weight.shape[1]), weight.dtype, grad.device)
             for k in range(len(weight)):
                 torch.mm(g, weight[k].T, out=d_basis[k])
         if ctx.needs_input_grad[1]:

@@ -7,7 +7,8 @@ Backends (all return the same numbers; the tests hold each to a float64 dense re
 - ``"numba"`` — CPU, float32/float64: the fused kernel of :mod:`._ell_kernels` in a custom autograd
   function. Its backward needs nothing saved: since L̃ is symmetric, the input gradient
   ``Σ_k T_k(L̃) G_k`` is evaluated by Clenshaw's recurrence ``b_k = G_k + 2 L̃ b_{k+1} − b_{k+2}``,
-  ``dx = G_0 + L̃ b_1 − b_2`` (K − 1 more products).
+  ``dx = G_0 + L̃ b_1 − b_2`` (K − 1 more products). Its buffers come from :data:`.buffers.POOL`, so
+  repeated calls do not page-fault fresh memory.
 - ``"sparse"`` — torch's sparse CSR product over the same buffers (viewed as CSR without a copy);
   cuSPARSE on CUDA.
 - ``"index"`` — gathers over the neighbour lists with plain tensor ops: works under ``torch.compile``
@@ -25,6 +26,7 @@ from typing import Any
 import torch
 
 from ._ell_kernels import ell_step
+from .buffers import POOL
 from .laplacian import RescaledLaplacian
 
 BACKENDS = ("auto", "numba", "sparse", "index")
@@ -104,7 +106,7 @@ def _sparse_product(laplacian: RescaledLaplacian, x: torch.Tensor) -> torch.Tens
 class _NumbaChebyshev(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, index: torch.Tensor, weight: torch.Tensor, K: int) -> torch.Tensor:
-        out = torch.empty((K, *x.shape), dtype=x.dtype)
+        out = POOL.empty((K, *x.shape), x.dtype)
         out[0] = x
         if K > 1:
             idx, w = index.numpy(), weight.to(x.dtype).numpy()
@@ -128,13 +130,13 @@ class _NumbaChebyshev(torch.autograd.Function):
         g = grad.contiguous().view(K, shape[0], -1).numpy()
         idx, w = index.numpy(), weight.to(grad.dtype).numpy()
         # Clenshaw: b_{K-1} = G_{K-1}; b_k = G_k + 2 L̃ b_{k+1} − b_{k+2}; dx = G_0 + L̃ b_1 − b_2.
-        buffers = [torch.empty(g.shape[1:], dtype=grad.dtype).numpy() for _ in range(3)]
+        buffers = [POOL.empty(g.shape[1:], grad.dtype).numpy() for _ in range(3)]
         b1, b2 = g[K - 1], None
         for k in range(K - 2, 0, -1):
             b0 = buffers[k % 3]  # neither b1 nor b2
             _step(idx, w, 2.0, b1, b2, g[k], b0)
             b1, b2 = b0, b1
-        dx = torch.empty(shape, dtype=grad.dtype)
+        dx = POOL.empty(shape, grad.dtype)
         _step(idx, w, 1.0, b1, b2, g[0], dx.view(shape[0], -1).numpy())
         return dx, None, None, None
 
