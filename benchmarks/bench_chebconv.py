@@ -4,14 +4,14 @@ Setting (issue 3): k-NN graph (k = 8), batch 8, 16 → 16 channels, float32, K =
 and 256. For each backend of ours and for ``torch_geometric.nn.ChebConv`` (same graph, same weights;
 the script checks that the outputs agree) — and for the ``index`` backend compiled by ``torch.compile`` —
 it times the forward pass (no gradient) and forward + backward
-(gradients of input and weights), the best of several runs.
+(gradients of input and weights, from a fixed random output gradient), the best of several runs.
 
 Floor: a Chebyshev filter must make K passes over the (V, batch·channels) signal; a pass reads and
 writes it once, like a copy, so ``floor = K · t_copy`` forward and ``2 K · t_copy`` forward + backward,
 with ``t_copy`` the time of ``dst.copy_(src)`` on a signal-sized tensor measured in the same process.
 
 Each case runs in a fresh process so that its peak memory (growth of the resident set over the state
-after set-up) is its own.
+after set-up, with the buffer pool of :mod:`deepsphere.nn.buffers` emptied first) is its own.
 
     python benchmarks/bench_chebconv.py                   # the full table (~10 min on 2 cores)
     python benchmarks/bench_chebconv.py --nsides 64 --K 5 # quick look
@@ -67,6 +67,7 @@ def _case(
 
     from deepsphere.graph import knn_graph
     from deepsphere.nn import ChebConv
+    from deepsphere.nn.buffers import POOL
     from deepsphere.sampling import HEALPix
 
     torch.manual_seed(0)
@@ -113,17 +114,19 @@ def _case(
             forward(x)
 
     xg = x.clone().requires_grad_()
+    grad_out = torch.randn(x.shape[0], x.shape[1], channels, device=dev)
 
     def fwd_bwd() -> None:
         for p in params:
             p.grad = None
         xg.grad = None
-        forward(xg).sum().backward()
+        forward(xg).backward(grad_out)
 
     peaks = {}
     times = {}
     for name, fn in (("fwd", fwd), ("fwd_bwd", fwd_bwd)):
         fn()
+        POOL.clear()  # the pooled buffers count in the peak: the timed runs map them again
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated() / 2**20
