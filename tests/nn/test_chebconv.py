@@ -150,6 +150,31 @@ def test_no_grad_input_stores_nothing_and_inference_is_graph_free(graph):
     assert basis.grad_fn is None  # an input without gradient records no backward node
 
 
+def test_numba_kernel_runs_on_torchs_thread_count(graph, monkeypatch):
+    import numba
+
+    import deepsphere.nn.chebyshev as chebyshev
+
+    seen = []
+    kernel = chebyshev.ell_step
+
+    def recording_kernel(*args):
+        seen.append(numba.get_num_threads())
+        kernel(*args)
+
+    monkeypatch.setattr(chebyshev, "ell_step", recording_kernel)
+    conv = ChebConv(2, 2, 3, graph.laplacian())
+    x = torch.randn(2, graph.n_vertices, 2, requires_grad=True)
+    before, threads = numba.get_num_threads(), torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        conv(x).square().sum().backward()
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == [1] * 4  # two forward steps, two backward
+    assert numba.get_num_threads() == before  # restored after each step
+
+
 def test_auto_backend_choice():
     x = torch.zeros(1, 1, 1)
     assert resolve_backend("auto", x) == "numba"

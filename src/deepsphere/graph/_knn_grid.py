@@ -28,11 +28,12 @@ the rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import numba
 import numpy as np
+
+from .._numba_threads import numba_threads
 
 # Expected number of points within chord distance r of a point, uniform density on the unit sphere:
 # n r² / 4. The first grid is sized so that the (k+1)-th point falls inside b(p) ≥ h for most points.
@@ -44,8 +45,7 @@ _TAU_FACTOR = 1.1
 _PARALLEL_MIN_POINTS = 2**17
 
 
-@contextmanager
-def threads_for(n: int) -> Iterator[None]:
+def threads_for(n: int) -> AbstractContextManager[None]:
     """Run numba's parallel loops on the calling thread only, for fewer than 2**17 points.
 
     Each parallel loop wakes the thread pool, and on a busy machine a woken thread may wait a scheduler
@@ -53,15 +53,7 @@ def threads_for(n: int) -> Iterator[None]:
     30-50 ms on one core), two threads save ~40 % on an idle machine but double the time on a busy
     one; from nside 128 on, they win on balance.
     """
-    if n >= _PARALLEL_MIN_POINTS:
-        yield
-        return
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(threads)
+    return numba_threads(1 if n < _PARALLEL_MIN_POINTS else numba.get_num_threads())
 
 
 def knn_sphere(x: np.ndarray, k: int, sort: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,8 @@ Backends (all return the same numbers; the tests hold each to a float64 dense re
   function. Its backward needs nothing saved: since L̃ is symmetric, the input gradient
   ``Σ_k T_k(L̃) G_k`` is evaluated by Clenshaw's recurrence ``b_k = G_k + 2 L̃ b_{k+1} − b_{k+2}``,
   ``dx = G_0 + L̃ b_1 − b_2`` (K − 1 more products). Its buffers come from :data:`.buffers.POOL`, so
-  repeated calls do not page-fault fresh memory.
+  repeated calls do not page-fault fresh memory. Its loops run on ``torch.get_num_threads()`` threads,
+  so that ``torch.set_num_threads`` (or ``OMP_NUM_THREADS``) bounds them as it bounds torch's own.
 - ``"sparse"`` — torch's sparse CSR product over the same buffers (viewed as CSR without a copy);
   cuSPARSE on CUDA.
 - ``"index"`` — gathers over the neighbour lists with plain tensor ops: works under ``torch.compile``
@@ -25,6 +26,7 @@ from typing import Any
 
 import torch
 
+from .._numba_threads import numba_threads
 from ._ell_kernels import ell_step
 from .buffers import POOL
 from .laplacian import RescaledLaplacian
@@ -143,8 +145,9 @@ class _NumbaChebyshev(torch.autograd.Function):
 
 def _step(index, weight, alpha, src, prev, add, out) -> None:  # noqa: ANN001
     """``out = alpha L̃ src − prev + add`` on (V, M) arrays; ``prev``/``add`` may be None."""
-    ell_step(
-        index, weight, weight.dtype.type(alpha), src,
-        src if prev is None else prev, src if add is None else add, out,
-        prev is not None, add is not None,
-    )  # fmt: skip
+    with numba_threads(torch.get_num_threads()):
+        ell_step(
+            index, weight, weight.dtype.type(alpha), src,
+            src if prev is None else prev, src if add is None else add, out,
+            prev is not None, add is not None,
+        )  # fmt: skip
