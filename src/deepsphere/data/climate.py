@@ -339,7 +339,7 @@ def read_climate_file(
                 )
         try:
             data = archive["data"]
-            labels = archive["labels"] if labels else None
+            raw_labels = archive["labels"] if labels else None
         except (OSError, ValueError, zipfile.BadZipFile) as err:
             raise ValueError(f"{path}: corrupt array ({err})") from None
     if data.ndim != 2 or _N_CHANNELS not in data.shape:
@@ -348,22 +348,24 @@ def read_climate_file(
     n = data.shape[0]
     if n_vertices is not None and n != n_vertices:
         raise ValueError(f"{path}: 'data' has {n} vertices, expected {n_vertices}")
-    if labels is None:
-        pass
-    elif labels.shape in ((_N_CLASSES, n), (n, _N_CLASSES)):
-        axis = 0 if labels.shape[0] == _N_CLASSES else 1
-        labels = np.argmax(labels.astype(np.int64), axis=axis)
-    elif labels.shape == (n,) and np.issubdtype(labels.dtype, np.integer):
-        if labels.min() < 0 or labels.max() >= _N_CLASSES:
-            raise ValueError(f"{path}: integer 'labels' must be in [0, {_N_CLASSES}), found {labels.max()}")
-    else:
-        raise ValueError(f"{path}: 'labels' must have shape (3, {n}) (one-hot), got {labels.shape}")
+    classes = None if raw_labels is None else _class_labels(path, raw_labels, n)
     bad = ~np.isfinite(data)
     if bad.any():
         channels = [CLIMATE_CHANNELS[c] for c in np.flatnonzero(bad.any(axis=0))]
         raise ValueError(f"{path}: {int(bad.sum())} NaN/infinite values in channels {channels}")
-    data = np.ascontiguousarray(data, dtype=np.float32)
-    return data, None if labels is None else labels.astype(np.int64)
+    return np.ascontiguousarray(data, dtype=np.float32), classes
+
+
+def _class_labels(path: str | os.PathLike, labels: np.ndarray, n: int) -> np.ndarray:
+    """Class per vertex (n,) int64 from one-hot (3, n) / (n, 3) or integer (n,) ``labels``."""
+    if labels.shape in ((_N_CLASSES, n), (n, _N_CLASSES)):
+        axis = 0 if labels.shape[0] == _N_CLASSES else 1
+        return np.argmax(labels.astype(np.int64), axis=axis)
+    if labels.shape == (n,) and np.issubdtype(labels.dtype, np.integer):
+        if labels.min() < 0 or labels.max() >= _N_CLASSES:
+            raise ValueError(f"{path}: integer 'labels' must be in [0, {_N_CLASSES}), found {labels.max()}")
+        return labels.astype(np.int64)
+    raise ValueError(f"{path}: 'labels' must have shape (3, {n}) (one-hot), got {labels.shape}")
 
 
 def write_climate_file(path: str | os.PathLike, data, labels, overwrite: bool = False) -> Path:

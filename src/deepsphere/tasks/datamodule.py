@@ -55,12 +55,12 @@ def prepare_store(data: DataConfig, progress: Callable[[str, int, int], None] | 
     once under the cache folder and reused). ``progress(stage, done, total)`` reports long steps."""
     cache = cache_dir_of(data)
     if data.root is None:
-        make = vars(data.make)
+        settings = vars(data.make)
         root = made_once(
             cache,
             "cosmo",
-            make,
-            lambda folder: make_cosmo_maps(folder, **make, progress=_stage(progress, "making maps")),
+            settings,
+            lambda folder: make_cosmo_maps(folder, **settings, progress=_stage(progress, "making maps")),
         )
     else:
         root = Path(data.root)

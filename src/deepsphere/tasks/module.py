@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..analysis.segmentation import confusion_matrix
 from ..data import patch_sampling
 from ..nn import SphericalCNN
 from .base import TaskModule
@@ -66,8 +68,7 @@ class MapClassifier(TaskModule):
             self._test.append(torch.stack([y, logits.argmax(1)], 1).cpu())
         return loss
 
-    def test_confusion(self) -> torch.Tensor:
+    def test_confusion(self) -> np.ndarray:
         """(n_classes, n_classes) counts of the last test run: rows true class, columns predicted."""
-        pairs = torch.cat(self._test)
-        n = len(self.classes)
-        return torch.bincount(pairs[:, 0] * n + pairs[:, 1], minlength=n * n).reshape(n, n)
+        pairs = torch.cat(self._test).numpy()
+        return confusion_matrix(pairs[:, 0], pairs[:, 1], len(self.classes))
