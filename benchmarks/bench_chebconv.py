@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-METHODS = ("numba", "sparse", "index", "compiled", "pyg")
+METHODS = ("fused", "numba", "sparse", "index", "compiled", "pyg")
 
 
 def _rss_mib() -> float:

@@ -12,11 +12,16 @@ import torch
 from torch.func import functional_call
 
 from deepsphere.graph import knn_graph
-from deepsphere.nn import ChebConv, RescaledLaplacian
+from deepsphere.nn import ChebConv, RescaledLaplacian, _fused
 from deepsphere.nn.chebyshev import chebyshev_basis, resolve_backend
 from deepsphere.sampling import HEALPix, Icosahedral
 
-BACKENDS = ["numba", "sparse", "index"]
+FUSED = pytest.param(
+    "fused",
+    marks=pytest.mark.skipif(not _fused.available(), reason=f"no fused kernel: {_fused.build_error()}"),
+)
+FLOAT64_BACKENDS = ["numba", "sparse", "index"]
+BACKENDS = [FUSED, *FLOAT64_BACKENDS]
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 
 
@@ -56,7 +61,7 @@ def test_matches_dense_float64_reference(graph, backend, K):
     assert np.abs(y - ref).max() <= 1e-5 * np.abs(ref).max()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", FLOAT64_BACKENDS)
 @pytest.mark.parametrize("K", [1, 3, 6])
 def test_gradcheck_float64(backend, K):
     g = knn_graph(HEALPix(nside=2), k=6)
@@ -75,14 +80,15 @@ def test_backends_agree_on_strided_input_and_larger_graph():
     conv = ChebConv(5, 7, 6, g.laplacian())
     x = torch.randn(g.n_vertices, 3, 5).transpose(0, 1)  # a (B, V, C) view of vertex-major memory
     outs = {}
-    for backend in BACKENDS:
+    available = [b for b in ["fused", *FLOAT64_BACKENDS] if b != "fused" or _fused.available()]
+    for backend in available:
         conv.backend = backend
         xg = x.detach().clone().requires_grad_()
         y = conv(xg)
         (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).sum().backward()
         outs[backend] = (y.detach(), xg.grad, conv.weight.grad.clone())
         conv.weight.grad = None
-    for backend in BACKENDS[1:]:
+    for backend in available:
         for a, b in zip(outs["numba"], outs[backend], strict=True):  # float32 sums in other orders
             assert (a - b).abs().max() <= 1e-5 * b.abs().max()
 
@@ -163,7 +169,7 @@ def test_numba_kernel_runs_on_torchs_thread_count(graph, monkeypatch):
         kernel(*args)
 
     monkeypatch.setattr(chebyshev, "ell_step", recording_kernel)
-    conv = ChebConv(2, 2, 3, graph.laplacian())
+    conv = ChebConv(2, 2, 3, graph.laplacian(), backend="numba")
     x = torch.randn(2, graph.n_vertices, 2, requires_grad=True)
     before, threads = numba.get_num_threads(), torch.get_num_threads()
     torch.set_num_threads(1)
@@ -177,7 +183,9 @@ def test_numba_kernel_runs_on_torchs_thread_count(graph, monkeypatch):
 
 def test_auto_backend_choice():
     x = torch.zeros(1, 1, 1)
-    assert resolve_backend("auto", x) == "numba"
+    assert resolve_backend("auto", x) == ("fused" if _fused.available() else "numba")
+    assert resolve_backend("auto", x, fused=False) == "numba"
+    assert resolve_backend("auto", x.double()) == "numba"
     assert resolve_backend("auto", x.half()) == "index"
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert resolve_backend("auto", x) == "index"
@@ -213,6 +221,10 @@ def test_bad_inputs(graph):
         conv(torch.zeros(1, 767, 2))
     with pytest.raises(ValueError, match="backend 'numba' runs on CPU float32/float64"):
         chebyshev_basis(conv.laplacian, torch.zeros(768, 1, 2, dtype=torch.float16), 2, "numba")
+    with pytest.raises(ValueError, match=r"backend must be one of \('auto', 'numba'"):
+        chebyshev_basis(conv.laplacian, torch.zeros(768, 1, 2), 2, "fused")  # it has no basis to return
+    with pytest.raises(ValueError, match="backend 'fused' runs on CPU float32"):
+        ChebConv(2, 2, 2, lap, backend="fused").double()(torch.zeros(1, 768, 2, dtype=torch.float64))
 
 
 def test_agrees_with_torch_geometric(graph):

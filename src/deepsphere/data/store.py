@@ -16,16 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .._cache import default_cache_dir
 from .collection import MapCollection
 from .healpix_io import atomic_write, read_healpix_map
-
-
-def default_cache_dir() -> Path:
-    """``$DEEPSPHERE_CACHE``, else ``$XDG_CACHE_HOME/deepsphere``, else ``~/.cache/deepsphere``."""
-    if "DEEPSPHERE_CACHE" in os.environ:
-        return Path(os.environ["DEEPSPHERE_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "deepsphere"
 
 
 class MapStore:

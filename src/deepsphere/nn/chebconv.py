@@ -7,8 +7,9 @@ from typing import Any
 
 import torch
 
+from ._fused import fused_chebconv
 from .buffers import POOL
-from .chebyshev import BACKENDS, chebyshev_basis
+from .chebyshev import BACKENDS, chebyshev_basis, resolve_backend
 from .laplacian import RescaledLaplacian
 
 # Mean second-moment gain of T_k(L̃) (k ≥ 1) on rectified activations; see ChebConv's initialisation.
@@ -36,7 +37,7 @@ class ChebConv(torch.nn.Module):
     lmax : float, optional
         Largest eigenvalue of ``laplacian`` (an upper bound is fine); estimated when omitted.
     bias : bool
-    backend : ``"auto"``, ``"numba"``, ``"sparse"`` or ``"index"``
+    backend : ``"auto"``, ``"fused"``, ``"numba"``, ``"sparse"`` or ``"index"``
         How the recursion runs (see :mod:`deepsphere.nn.chebyshev`); ``"auto"`` picks the fastest.
 
     Shapes
@@ -103,7 +104,13 @@ class ChebConv(torch.nn.Module):
                 f"got {tuple(x.shape)}"
             )
         batch = x.shape[0]
-        basis = chebyshev_basis(self.laplacian, x.transpose(0, 1), self.K, self.backend)  # (K, V, B, C)
+        backend = resolve_backend(self.backend, x)
+        if backend == "fused":
+            lap = self.laplacian
+            return fused_chebconv(x.transpose(0, 1), lap.index, lap.weight, self.weight, self.bias).transpose(
+                0, 1
+            )
+        basis = chebyshev_basis(self.laplacian, x.transpose(0, 1), self.K, backend)  # (K, V, B, C)
         y = _Projection.apply(basis.view(self.K, n * batch, self.in_channels), self.weight, self.bias)
         return y.view(n, batch, self.out_channels).transpose(0, 1)
 

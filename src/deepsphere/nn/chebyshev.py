@@ -1,10 +1,12 @@
-"""The Chebyshev basis T_0(L̃) x, …, T_{K−1}(L̃) x of a signal, by three interchangeable backends.
+"""The Chebyshev basis T_0(L̃) x, …, T_{K−1}(L̃) x of a signal, and the choice of ChebConv's backend.
 
 Recursion: ``T_0 x = x``, ``T_1 x = L̃ x``, ``T_k x = 2 L̃ T_{k−1} x − T_{k−2} x`` (K − 1 sparse products).
 
-Backends (all return the same numbers; the tests hold each to a float64 dense reference):
+Backends (all give the same numbers; the tests hold each to a float64 dense reference):
 
-- ``"numba"`` — CPU, float32/float64: the fused kernel of :mod:`._ell_kernels` in a custom autograd
+- ``"fused"`` — CPU, float32, ChebConv only: the recursion and the projection ``Σ_k T_k W_k`` in one C
+  kernel (:mod:`._fused`), built at first use with the system's C compiler; it never returns the basis.
+- ``"numba"`` — CPU, float32/float64: the one-pass step kernel of :mod:`._ell_kernels` in a custom autograd
   function. Its backward needs nothing saved: since L̃ is symmetric, the input gradient
   ``Σ_k T_k(L̃) G_k`` is evaluated by Clenshaw's recurrence ``b_k = G_k + 2 L̃ b_{k+1} − b_{k+2}``,
   ``dx = G_0 + L̃ b_1 − b_2`` (K − 1 more products). Its buffers come from :data:`.buffers.POOL`, so
@@ -15,8 +17,9 @@ Backends (all return the same numbers; the tests hold each to a float64 dense re
 - ``"index"`` — gathers over the neighbour lists with plain tensor ops: works under ``torch.compile``
   (which fuses the gathers into one loop), ONNX export and autocast (any float dtype).
 
-``"auto"`` picks ``numba`` on the CPU, ``sparse`` on other devices for float32/float64, and ``index``
-when compiling, exporting, or for half precision.
+``"auto"`` picks ``fused`` for float32 on the CPU (``numba`` where no C compiler could build it, and for
+float64), ``sparse`` on other devices for float32/float64, and ``index`` when compiling, exporting, or for
+half precision.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ from typing import Any
 import torch
 
 from .._numba_threads import numba_threads
+from . import _fused
 from ._ell_kernels import ell_step
 from .buffers import POOL
 from .laplacian import RescaledLaplacian
 
-BACKENDS = ("auto", "numba", "sparse", "index")
+BACKENDS = ("auto", "fused", "numba", "sparse", "index")
 
 
 def chebyshev_basis(
@@ -45,13 +49,13 @@ def chebyshev_basis(
     x : Tensor (V, B, C)
         Signal, vertex-major (the layout the recursion reads fastest).
     K : int ≥ 1
-    backend : one of ``BACKENDS``
+    backend : one of ``BACKENDS`` but ``"fused"`` (which projects the terms without returning them)
 
     Returns
     -------
     Tensor (K, V, B, C), contiguous: ``out[k]`` is ``T_k(L̃) x``.
     """
-    backend = resolve_backend(backend, x)
+    backend = resolve_backend(backend, x, fused=False)
     if backend == "numba":
         return _NumbaChebyshev.apply(x, laplacian.index, laplacian.weight, K)
     apply = _sparse_product if backend == "sparse" else _gather_product
@@ -63,22 +67,35 @@ def chebyshev_basis(
     return torch.stack(terms)
 
 
-def resolve_backend(backend: str, x: torch.Tensor) -> str:
-    """The backend ``"auto"`` stands for, given the input (see the module docstring)."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+def resolve_backend(backend: str, x: torch.Tensor, fused: bool = True) -> str:
+    """The backend ``"auto"`` stands for, given the input (see the module docstring).
+
+    ``fused`` : whether the caller can use the fused kernel (ChebConv can; :func:`chebyshev_basis`, which
+    returns the terms, cannot). Raises ValueError for a backend that cannot run on ``x``.
+    """
+    if backend not in BACKENDS or (backend == "fused" and not fused):
+        allowed = BACKENDS if fused else tuple(b for b in BACKENDS if b != "fused")
+        raise ValueError(f"backend must be one of {allowed}, got {backend!r}")
     exporting = torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
     full_precision = x.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled(
         x.device.type
     )
+    cpu = x.device.type == "cpu" and full_precision and not exporting
     if backend == "auto":
         if exporting or not full_precision:
             return "index"
-        return "numba" if x.device.type == "cpu" else "sparse"
-    if backend == "numba" and (x.device.type != "cpu" or not full_precision or exporting):
+        if not cpu:
+            return "sparse"
+        return "fused" if fused and x.dtype == torch.float32 and _fused.available() else "numba"
+    if backend in ("numba", "fused") and not (cpu and (backend == "numba" or x.dtype == torch.float32)):
+        dtypes = "float32/float64" if backend == "numba" else "float32"
         raise ValueError(
-            f"backend 'numba' runs on CPU float32/float64 tensors outside compile/export, got {x.dtype} on "
-            f"{x.device.type}; use 'auto' or 'index'"
+            f"backend {backend!r} runs on CPU {dtypes} tensors outside compile/export/autocast, got "
+            f"{x.dtype} on {x.device.type}; use 'auto' or 'index'"
+        )
+    if backend == "fused" and not _fused.available():
+        raise ValueError(
+            f"backend 'fused' is not available here: {_fused.build_error()}; use 'auto' or 'numba'"
         )
     return backend
 

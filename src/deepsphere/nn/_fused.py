@@ -1,0 +1,217 @@
+"""ChebConv's fused CPU kernel (float32): recursion and projection in one C kernel, built at first use.
+
+Why: the layer is memory-bound. The unfused path writes the K terms ``T_k(L̃) x``, then a GEMM reads them
+back for ``Σ_k T_k W_k`` — a (rows × K·in)·(K·in × out) product whose skinny shape MKL runs at a third
+of the machine's peak — and its backward writes and reads K gradient terms more. The kernels of
+``_fused_kernels.c`` project each vertex's K rows while they are in cache, form the backward's
+``G_k = g W_kᵀ`` per vertex inside Clenshaw's recurrence (never stored), and reduce the weight gradient
+in registers.
+
+Build: ``$CC`` (default ``cc``) ``-O3 -march=native -fopenmp``, once per machine, into the cache folder
+(``$DEEPSPHERE_CACHE/kernels``, by default ``~/.cache/deepsphere/kernels``), named by a hash of the
+source, the compiler's version and the CPU's flags (a cache shared between different machines gets one
+library per CPU). The library's OpenMP is the libgomp torch loaded, and it runs on
+``torch.get_num_threads()`` threads.
+Without a working compiler ``available()`` is false and ChebConv's ``"auto"`` backend uses numba.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._cache import default_cache_dir
+from .buffers import POOL
+
+SOURCE = Path(__file__).with_name("_fused_kernels.c")
+FLAGS = ("-O3", "-march=native", "-fopenmp", "-shared", "-fPIC")
+
+
+class BuildError(RuntimeError):
+    """The fused kernel could not be compiled or loaded (the message says why)."""
+
+
+def available() -> bool:
+    """Whether the fused kernel is built (building it now if needed)."""
+    return build_error() is None
+
+
+def build_error() -> str | None:
+    """Why the kernel could not be built or loaded in this process (None: it is available)."""
+    try:
+        _library()
+    except BuildError as error:
+        return str(error)
+    return None
+
+
+_LOADED: list[ctypes.CDLL | BuildError] = []  # the library, or why it failed: tried once per process
+
+
+def _library() -> ctypes.CDLL:
+    """The compiled kernel, built on first use; raises :class:`BuildError` if it cannot be."""
+    if not _LOADED:
+        try:
+            _LOADED.append(_build_and_load())
+        except BuildError as error:
+            _LOADED.append(error)
+    if isinstance(_LOADED[0], BuildError):
+        raise _LOADED[0]
+    return _LOADED[0]
+
+
+def _build_and_load() -> ctypes.CDLL:
+    compiler = os.environ.get("CC", "cc")
+    try:
+        version = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise BuildError(f"no C compiler {compiler!r} ($CC): {error}") from error
+    source = SOURCE.read_bytes()
+    key = hashlib.sha256(b"\0".join([source, version.encode(), " ".join(FLAGS).encode(), _cpu_flags()]))
+    path = default_cache_dir() / "kernels" / f"chebconv-{key.hexdigest()[:16]}.so"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # build aside, then rename: atomic
+            built = Path(tmp) / path.name
+            result = subprocess.run(
+                [compiler, *FLAGS, "-o", str(built), str(SOURCE)], capture_output=True, text=True
+            )
+            if result.returncode != 0:
+                raise BuildError(f"{compiler} failed on {SOURCE.name}:\n{result.stderr.strip()}")
+            os.replace(built, path)
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as error:
+        raise BuildError(f"cannot load {path}: {error}") from error
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    lib.cheb_forward.argtypes = [
+        i64,
+        i64,
+        ptr,
+        ptr,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        ptr,
+        ptr,
+        ptr,
+        ptr,
+        ctypes.c_int,
+    ]
+    lib.cheb_backward.argtypes = [i64, i64, ptr, ptr, *[i64] * 6, *[ptr] * 7, ctypes.c_int]
+    return lib
+
+
+def _cpu_flags() -> bytes:
+    """The CPU's feature flags (Linux), else the platform's name: ``-march=native`` code runs only there."""
+    try:
+        with open("/proc/cpuinfo", "rb") as f:
+            return next(line for line in f if line.startswith(b"flags"))
+    except (OSError, StopIteration):
+        return f"{platform.machine()} {platform.processor()}".encode()
+
+
+def fused_chebconv(
+    x: torch.Tensor, index: torch.Tensor, weight: torch.Tensor, W: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
+    """``y = Σ_k T_k(L̃) x W_k + b`` by the fused kernel.
+
+    Parameters
+    ----------
+    x : Tensor (V, B, C_in), float32 (any strides; made contiguous)
+    index, weight : the operator L̃ in ELL form, (V, d) int64 and float32 (see :class:`RescaledLaplacian`)
+    W : Tensor (K, C_in, C_out); bias : Tensor (C_out,) or None
+
+    Returns
+    -------
+    Tensor (V, B, C_out), contiguous.
+    """
+    return _FusedChebConv.apply(x, index, weight, W, bias)
+
+
+def _ptr(t: torch.Tensor) -> int:
+    return t.data_ptr()
+
+
+def _pointers(tensors: list[torch.Tensor]) -> ctypes.Array:
+    return (ctypes.c_void_p * len(tensors))(*[t.data_ptr() for t in tensors])
+
+
+def _contiguous(t: torch.Tensor) -> torch.Tensor:
+    """``t`` itself if C-contiguous, else a copy in a pooled buffer (no page faults)."""
+    if t.is_contiguous():
+        return t
+    return POOL.empty(t.shape, t.dtype).copy_(t)
+
+
+def _padded(w: torch.Tensor) -> torch.Tensor:
+    """``w`` (..., n) zero-padded to (..., 16 · ceil(n / 16)), contiguous float32."""
+    n = w.shape[-1]
+    out = torch.zeros((*w.shape[:-1], -(-n // 16) * 16), dtype=torch.float32)
+    out[..., :n] = w
+    return out
+
+
+class _FusedChebConv(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        index: torch.Tensor,
+        weight: torch.Tensor,
+        W: torch.Tensor,
+        bias: torch.Tensor | None,
+    ) -> torch.Tensor:
+        lib = _library()
+        x = _contiguous(x)
+        (n, batch, c_in), (K, _, c_out) = x.shape, W.shape
+        W_pad = _padded(W.detach())
+        bias_pad = None if bias is None else _padded(bias.detach())
+        terms = [x] + [POOL.empty(x.shape, torch.float32) for _ in range(K - 1)]
+        y = POOL.empty((n, batch, c_out), torch.float32)
+        lib.cheb_forward(
+            n, index.shape[1], _ptr(index), _ptr(weight), batch, c_in, c_out, W_pad.shape[-1], K,
+            _pointers(terms), _ptr(W_pad), None if bias_pad is None else _ptr(bias_pad), _ptr(y),
+            torch.get_num_threads(),
+        )  # fmt: skip
+        ctx.save_for_backward(index, weight, W, *(terms if W.requires_grad else []))
+        ctx.has_bias = bias is not None
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        lib = _library()
+        index, weight, W, *terms = ctx.saved_tensors
+        need_x, need_W = ctx.needs_input_grad[0], ctx.needs_input_grad[3]
+        need_bias = ctx.has_bias and ctx.needs_input_grad[4]
+        g = _contiguous(grad.float())
+        (n, batch, c_out), (K, c_in, _) = g.shape, W.shape
+        threads = torch.get_num_threads()
+        WT = _padded(W.detach().transpose(1, 2))
+        dx = POOL.empty((n, batch, c_in), torch.float32) if need_x else None
+        scratch = [POOL.empty((n, batch, c_in), torch.float32) for _ in range(3 if need_x and K > 1 else 0)]
+        cout16 = -(-c_out // 16) * 16
+        dW_parts = torch.zeros((threads, K, c_in, cout16)) if need_W else None
+        db_parts = torch.zeros((threads, cout16)) if need_W else None
+        lib.cheb_backward(
+            n, index.shape[1], _ptr(index), _ptr(weight), batch, c_in, c_out, WT.shape[-1], cout16, K,
+            _pointers(terms) if need_W else None, _ptr(g), _ptr(WT), _pointers(scratch) if scratch else None,
+            None if dx is None else _ptr(dx), None if dW_parts is None else _ptr(dW_parts),
+            None if db_parts is None else _ptr(db_parts), threads,
+        )  # fmt: skip
+        dW = dW_parts.sum(0)[..., :c_out] if need_W else None
+        if need_bias:
+            db = db_parts.sum(0)[:c_out] if need_W else g.sum((0, 1))
+        else:
+            db = None
+        return dx, None, None, dW, db

@@ -1,0 +1,132 @@
+"""The fused CPU kernel of ChebConv: vector and tail paths against float64 dense autograd, and its build."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deepsphere.graph import knn_graph
+from deepsphere.nn import ChebConv, _fused
+from deepsphere.nn.chebyshev import resolve_backend
+from deepsphere.sampling import HEALPix
+
+needs_kernel = pytest.mark.skipif(not _fused.available(), reason=f"no fused kernel: {_fused.build_error()}")
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return knn_graph(HEALPix(nside=4), k=8)
+
+
+def dense_chebconv(conv: ChebConv, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``Σ_k T_k(L̃) x W_k + b`` in float64 with dense T_k matrices: an independent reference for autograd."""
+    lt = torch.from_numpy(conv.laplacian.to_scipy().toarray())
+    polys = [torch.eye(len(lt), dtype=torch.float64), lt]
+    for _ in range(2, conv.K):
+        polys.append(2.0 * lt @ polys[-1] - polys[-2])
+    return sum(torch.einsum("vu,buc,co->bvo", polys[k], x, w[k]) for k in range(conv.K)) + b
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    ("batch", "c_in", "c_out", "K"),
+    [
+        (9, 8, 20, 5),  # 8 rows in registers + a 1-row tail; 72 = 64 + 8 values per vertex; 16 + 4 outputs
+        (3, 5, 7, 1),  # no neighbours; scalar tails everywhere
+        (2, 16, 33, 2),  # one recursion step; two full output tiles + 1
+        (8, 11, 16, 12),  # long recursion; 11 inputs: the weight gradient's 8-wide block + 3
+    ],
+)
+def test_forward_and_gradients_match_float64_dense_autograd(graph, batch, c_in, c_out, K):
+    torch.manual_seed(batch * 100 + K)
+    conv = ChebConv(c_in, c_out, K, graph.laplacian(), lmax=graph.lmax(), backend="fused")
+    with torch.no_grad():
+        conv.bias.normal_()
+    x = torch.randn(batch, graph.n_vertices, c_in, requires_grad=True)
+    grad_out = torch.randn(batch, graph.n_vertices, c_out)
+    y = conv(x)
+    y.backward(grad_out)
+    x64 = x.detach().double().requires_grad_()
+    w64 = conv.weight.detach().double().requires_grad_()
+    b64 = conv.bias.detach().double().requires_grad_()
+    ref = dense_chebconv(conv, x64, w64, b64)
+    ref.backward(grad_out.double())
+    for ours, theirs in [
+        (y, ref),
+        (x.grad, x64.grad),
+        (conv.weight.grad, w64.grad),
+        (conv.bias.grad, b64.grad),
+    ]:
+        assert ours.shape == theirs.shape
+        assert (ours.double() - theirs).abs().max() <= 2e-5 * theirs.abs().max()
+
+
+@needs_kernel
+def test_output_does_not_depend_on_the_thread_count(graph):
+    torch.manual_seed(5)
+    conv = ChebConv(6, 6, 4, graph.laplacian(), backend="fused")
+    x = torch.randn(4, graph.n_vertices, 6)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = conv(x).detach()
+        torch.set_num_threads(2)
+        two = conv(x).detach()
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)  # each vertex is computed by one thread, in one order
+
+
+@needs_kernel
+def test_saves_the_terms_only_when_the_weights_need_a_gradient(graph):
+    torch.manual_seed(6)
+    conv = ChebConv(3, 3, 5, graph.laplacian(), backend="fused")
+    signal = graph.n_vertices * 2 * 3
+
+    def saved_sizes(requires_grad: bool) -> list[int]:
+        sizes: list[int] = []
+        conv.weight.requires_grad_(requires_grad)
+        x = torch.randn(2, graph.n_vertices, 3, requires_grad=True)
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: sizes.append(t.numel()) or t, lambda t: t):
+            y = conv(x)
+        y.sum().backward()
+        assert x.grad is not None and (conv.weight.grad is not None) == requires_grad
+        conv.weight.grad = None
+        return sizes
+
+    assert saved_sizes(True).count(signal) == 5  # x and the 4 terms, for the weights' gradient
+    assert saved_sizes(False).count(signal) == 0  # the input's gradient needs no term
+
+
+def test_missing_compiler_falls_back_to_numba_with_the_reason(monkeypatch, tmp_path):
+    monkeypatch.setattr(_fused, "_LOADED", [])
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    assert not _fused.available()
+    assert "no-such-cc" in _fused.build_error()
+    x = torch.zeros(1, 12, 1)
+    assert resolve_backend("auto", x) == "numba"
+    with pytest.raises(ValueError, match="backend 'fused' is not available here: no C compiler"):
+        resolve_backend("fused", x)
+
+
+def test_compiler_errors_are_reported(monkeypatch, tmp_path):
+    broken = tmp_path / "broken.c"
+    broken.write_text("this is not C\n")
+    monkeypatch.setattr(_fused, "_LOADED", [])
+    monkeypatch.setattr(_fused, "SOURCE", broken)
+    monkeypatch.setenv("DEEPSPHERE_CACHE", str(tmp_path / "cache"))
+    if not _fused.available() and "failed" not in _fused.build_error():
+        pytest.skip(f"no C compiler: {_fused.build_error()}")
+    assert "failed on broken.c" in _fused.build_error()
+    assert not list((tmp_path / "cache" / "kernels").glob("*.so"))  # nothing half-built left behind
+
+
+@needs_kernel
+def test_builds_once_into_the_cache_folder(monkeypatch, tmp_path):
+    monkeypatch.setattr(_fused, "_LOADED", [])
+    monkeypatch.setenv("DEEPSPHERE_CACHE", str(tmp_path))
+    assert _fused.available()
+    (built,) = (tmp_path / "kernels").glob("chebconv-*.so")
+    stamp = built.stat().st_mtime_ns
+    monkeypatch.setattr(_fused, "_LOADED", [])
+    assert _fused.available() and built.stat().st_mtime_ns == stamp  # reused, not rebuilt
