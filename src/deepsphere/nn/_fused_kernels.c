@@ -21,6 +21,7 @@ enum { ROWS_MAX = 8 }; /* accumulators in flight: 8 of the 32 zmm registers hide
 #else
 enum { ROWS_MAX = 4 }; /* 16 ymm registers: 4 accumulators of two registers each */
 #endif
+enum { CHUNK = 8 }; /* vertices per work item: their CHUNK * B rows are projected together, ROWS_MAX at a time */
 
 INLINE v16 load(const float *p) { return *(const v16u *)p; }
 INLINE void store(float *p, v16 v) { *(v16u *)p = v; }
@@ -82,11 +83,13 @@ INLINE void project(int64_t rows, int64_t nsrc, const float *const *xs, int64_t 
     float buf[ROWS_MAX * 16] __attribute__((aligned(64)));
     const float *x[nsrc];
     for (int64_t r0 = 0; r0 < rows;) {
-        int R = rows - r0 >= ROWS_MAX ? ROWS_MAX : 1;
+        int R = rows - r0 >= ROWS_MAX ? ROWS_MAX : rows - r0 >= 4 ? 4 : 1;
         for (int64_t s = 0; s < nsrc; s++) x[s] = xs[s] + r0 * nin;
         for (int64_t o = 0; o < nout16; o += 16) {
             if (R == ROWS_MAX)
                 tile(ROWS_MAX, nsrc, x, nin, W, nout16, o, init, buf);
+            else if (R == 4)
+                tile(4, nsrc, x, nin, W, nout16, o, init, buf);
             else
                 tile(1, nsrc, x, nin, W, nout16, o, init, buf);
             int64_t width = nout - o < 16 ? nout - o : 16;
@@ -160,13 +163,14 @@ void cheb_forward(int64_t n, int64_t d, const int64_t *index, const float *weigh
         const float *rows[K];
         for (int64_t k = K > 1 ? 1 : 0; k < K; k++) {
 #pragma omp for schedule(static)
-            for (int64_t i = 0; i < n; i++) {
-                if (k >= 1)
+            for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {
+                int64_t i1 = i0 + CHUNK < n ? i0 + CHUNK : n;
+                for (int64_t i = i0; i < i1 && k >= 1; i++)
                     step_row(index + i * d, weight + i * d, d, k == 1 ? 1.0f : 2.0f, T[k - 1],
                              k >= 2 ? T[k - 2] + i * m : NULL, T[k] + i * m, m);
                 if (k == K - 1) {
-                    for (int64_t s = 0; s < K; s++) rows[s] = T[s] + i * m;
-                    project(B, K, rows, cin, W, cout, cout16, bias, y + i * B * cout, 0);
+                    for (int64_t s = 0; s < K; s++) rows[s] = T[s] + i0 * m;
+                    project((i1 - i0) * B, K, rows, cin, W, cout, cout16, bias, y + i0 * B * cout, 0);
                 }
             }
         }
@@ -196,12 +200,14 @@ void cheb_backward(int64_t n, int64_t d, const int64_t *index, const float *weig
             for (int64_t k = K - 1; k >= 0; k--) {
                 float *out = k == 0 ? dx : scratch[k % 3];
 #pragma omp for schedule(static)
-                for (int64_t i = 0; i < n; i++) {
-                    const float *gi = g + i * B * cout;
-                    if (b1)
+                for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {
+                    int64_t i1 = i0 + CHUNK < n ? i0 + CHUNK : n;
+                    const float *gi = g + i0 * B * cout;
+                    for (int64_t i = i0; i < i1 && b1; i++)
                         step_row(index + i * d, weight + i * d, d, k == 0 ? 1.0f : 2.0f, b1,
                                  b2 ? b2 + i * m : NULL, out + i * m, m);
-                    project(B, 1, &gi, cout, WT + k * cout * cin16, cin, cin16, NULL, out + i * m, b1 != NULL);
+                    project((i1 - i0) * B, 1, &gi, cout, WT + k * cout * cin16, cin, cin16, NULL, out + i0 * m,
+                            b1 != NULL);
                 }
                 b2 = b1;
                 b1 = out;
