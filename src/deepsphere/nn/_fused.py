@@ -92,22 +92,7 @@ def _build_and_load() -> ctypes.CDLL:
     except OSError as error:
         raise BuildError(f"cannot load {path}: {error}") from error
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    lib.cheb_forward.argtypes = [
-        i64,
-        i64,
-        ptr,
-        ptr,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        ptr,
-        ptr,
-        ptr,
-        ptr,
-        ctypes.c_int,
-    ]
+    lib.cheb_forward.argtypes = [i64, i64, ptr, ptr, *[i64] * 5, *[ptr] * 4, ctypes.c_int]
     lib.cheb_backward.argtypes = [i64, i64, ptr, ptr, *[i64] * 6, *[ptr] * 7, ctypes.c_int]
     return lib
 
@@ -154,10 +139,15 @@ def _contiguous(t: torch.Tensor) -> torch.Tensor:
     return POOL.empty(t.shape, t.dtype).copy_(t)
 
 
+def _round16(n: int) -> int:
+    """``16 · ceil(n / 16)``: the kernel's rows of weights are whole 16-float vectors."""
+    return -(-n // 16) * 16
+
+
 def _padded(w: torch.Tensor) -> torch.Tensor:
-    """``w`` (..., n) zero-padded to (..., 16 · ceil(n / 16)), contiguous float32."""
+    """``w`` (..., n) zero-padded to (..., ``_round16(n)``), contiguous float32."""
     n = w.shape[-1]
-    out = torch.zeros((*w.shape[:-1], -(-n // 16) * 16), dtype=torch.float32)
+    out = torch.zeros((*w.shape[:-1], _round16(n)), dtype=torch.float32)
     out[..., :n] = w
     return out
 
@@ -200,7 +190,7 @@ class _FusedChebConv(torch.autograd.Function):
         WT = _padded(W.detach().transpose(1, 2))
         dx = POOL.empty((n, batch, c_in), torch.float32) if need_x else None
         scratch = [POOL.empty((n, batch, c_in), torch.float32) for _ in range(3 if need_x and K > 1 else 0)]
-        cout16 = -(-c_out // 16) * 16
+        cout16 = _round16(c_out)
         dW_parts = torch.zeros((threads, K, c_in, cout16)) if need_W else None
         db_parts = torch.zeros((threads, cout16)) if need_W else None
         lib.cheb_backward(
