@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -59,6 +60,80 @@ def test_forward_and_gradients_match_float64_dense_autograd(graph, batch, c_in, 
     ]:
         assert ours.shape == theirs.shape
         assert (ours.double() - theirs).abs().max() <= 2e-5 * theirs.abs().max()
+
+
+@needs_kernel
+def test_a_last_block_of_fewer_vertices_matches_float64_dense_autograd():
+    graph = knn_graph(HEALPix(nside=1), k=6)  # 12 vertices: blocks of 8 and 4
+    torch.manual_seed(3)
+    conv = ChebConv(4, 5, 3, graph.laplacian(), lmax=graph.lmax(), backend="fused")
+    x = torch.randn(2, 12, 4, requires_grad=True)
+    grad_out = torch.randn(2, 12, 5)
+    conv(x).backward(grad_out)
+    x64 = x.detach().double().requires_grad_()
+    ref = dense_chebconv(conv, x64, conv.weight.detach().double(), conv.bias.detach().double())
+    ref.backward(grad_out.double())
+    assert (conv(x).double() - ref).abs().max() <= 2e-5 * ref.abs().max()
+    assert (x.grad.double() - x64.grad).abs().max() <= 2e-5 * x64.grad.abs().max()
+
+
+@needs_kernel
+def test_block_graph_holds_the_blocks_of_each_blocks_neighbours(graph):
+    conv = ChebConv(1, 1, 2, graph.laplacian())
+    lap = conv.laplacian.to_scipy().tocoo()
+    blocks = _fused._block_graph(conv.laplacian.index, conv.laplacian.weight)
+    expected = [{b} for b in range(blocks.nblocks)]
+    for i, j in zip(lap.row, lap.col, strict=True):
+        expected[i // _fused.CHUNK].add(j // _fused.CHUNK)
+    assert [set(row) for row in blocks.adj.tolist()] == expected
+    assert _fused._block_graph(conv.laplacian.index, conv.laplacian.weight) is blocks  # built once
+    conv.laplacian.index.copy_(conv.laplacian.index)  # written in place: built again
+    assert _fused._block_graph(conv.laplacian.index, conv.laplacian.weight) is not blocks
+
+
+@needs_kernel
+@pytest.mark.parametrize(("stages", "lists"), [(1, 1), (4, 2), (7, 3)])
+def test_schedule_runs_every_task_once_and_after_the_tasks_it_reads(graph, stages, lists):
+    conv = ChebConv(1, 1, 2, graph.laplacian())
+    blocks = _fused._block_graph(conv.laplacian.index, conv.laplacian.weight)
+    sched = blocks.schedule(stages, lists)
+    tasks, tau, adj, offsets = blocks._schedules[stages, lists][1]
+    nb = blocks.nblocks
+    assert sorted(tasks.tolist()) == list(range(stages * nb))
+    tau = tau.reshape(stages, nb).astype(np.int64)
+    key = tau * stages + np.arange(stages)[:, None]  # the order each list runs in
+    for lo, hi in zip(offsets[:-1], offsets[1:], strict=True):
+        own = tasks[lo:hi]
+        assert np.all(np.diff(key.ravel()[own]) >= 0)
+        assert len(set((own % nb).tolist())) == (hi - lo) // stages  # whole blocks: all their stages
+    for s in range(1, stages):  # stage s of a block reads stage s - 1 of its neighbour blocks: smaller keys
+        assert np.all(key[s][:, None] > key[s - 1][adj])
+    assert sched.nblocks == nb and sched.S == stages and sched.lists == lists
+
+
+@needs_kernel
+@pytest.mark.parametrize(("lists", "threads"), [(3, 2), (5, 1), (2, 3)])
+def test_lists_and_threads_in_any_numbers_give_the_same_output(graph, lists, threads):
+    """A thread runs its lists merged in key order, so fewer threads than lists (OpenMP may give fewer than
+    asked) neither deadlock nor change the result."""
+    torch.manual_seed(8)
+    conv = ChebConv(6, 5, 4, graph.laplacian(), backend="fused")
+    index, weight = conv.laplacian.index, conv.laplacian.weight
+    (n, d), batch, K = index.shape, 3, 4
+    terms = [torch.randn(n, batch, 6)] + [torch.empty(n, batch, 6) for _ in range(K - 1)]
+    W = _fused._padded(conv.weight.detach())
+    blocks = _fused._block_graph(index, weight)
+    outputs = []
+    for lists_, threads_ in [(1, 1), (lists, threads)]:
+        y = torch.empty(n, batch, 5)
+        done = torch.zeros(blocks.nblocks, dtype=torch.int32)
+        _fused._library().cheb_forward(
+            n, d, index.data_ptr(), weight.data_ptr(), batch, 6, 5, 16, K, _fused._pointers(terms),
+            W.data_ptr(), None, y.data_ptr(), blocks.schedule(K - 1, lists_), done.data_ptr(), threads_,
+        )  # fmt: skip
+        assert done.tolist() == [K - 1] * blocks.nblocks
+        outputs.append(y)
+    assert torch.equal(*outputs)
 
 
 @needs_kernel

@@ -7,6 +7,14 @@ of the machine's peak — and its backward writes and reads K gradient terms mor
 ``G_k = g W_kᵀ`` per vertex inside Clenshaw's recurrence (never stored), and reduce the weight gradient
 in registers.
 
+Order: a wavefront, not K passes. The vertices are cut in blocks of ``CHUNK`` (consecutive in the
+sampling's order, so nearby on the sphere); step k of a block runs as soon as step k − 1 of its neighbour
+blocks is done (a static schedule per graph, :class:`_BlockGraph`, cached per operator: ~1 s and 30 MiB
+at nside 256, K = 20), so the term a step reads was mostly written a few blocks earlier and is still in the
+core's cache. Threads own contiguous ranges of blocks and wait (spin, then yield) on per-block counters
+only where a neighbour block is another thread's. Measured at nside 64, K = 5, one thread: forward
+−21 %, forward + backward −23 % against K passes.
+
 Build: ``$CC`` (default ``cc``) ``-O3 -march=native -fopenmp``, once per machine, into the cache folder
 (``$DEEPSPHERE_CACHE/kernels``, by default ``~/.cache/deepsphere/kernels``), named by a hash of the
 source, the compiler's version and the CPU's flags (a cache shared between different machines gets one
@@ -23,9 +31,11 @@ import os
 import platform
 import subprocess
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .._cache import default_cache_dir
@@ -91,9 +101,9 @@ def _build_and_load() -> ctypes.CDLL:
         lib = ctypes.CDLL(str(path))
     except OSError as error:
         raise BuildError(f"cannot load {path}: {error}") from error
-    i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    lib.cheb_forward.argtypes = [i64, i64, ptr, ptr, *[i64] * 5, *[ptr] * 4, ctypes.c_int]
-    lib.cheb_backward.argtypes = [i64, i64, ptr, ptr, *[i64] * 6, *[ptr] * 7, ctypes.c_int]
+    i64, ptr, schedule = ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(_Schedule)
+    lib.cheb_forward.argtypes = [i64, i64, ptr, ptr, *[i64] * 5, *[ptr] * 4, schedule, ptr, ctypes.c_int]
+    lib.cheb_backward.argtypes = [i64, i64, ptr, ptr, *[i64] * 6, *[ptr] * 7, schedule, ptr, ctypes.c_int]
     return lib
 
 
@@ -104,6 +114,86 @@ def _cpu_flags() -> bytes:
             return next(line for line in f if line.startswith(b"flags"))
     except (OSError, StopIteration):
         return f"{platform.machine()} {platform.processor()}".encode()
+
+
+CHUNK = 8  # vertices per block of the wavefront: their CHUNK · B rows are projected together
+
+
+class _Schedule(ctypes.Structure):
+    """The C kernels' ``schedule`` (see ``_fused_kernels.c``)."""
+
+    _fields_ = [
+        *[(name, ctypes.c_int64) for name in ("chunk", "nblocks", "S", "lists", "bd")],
+        *[(name, ctypes.c_void_p) for name in ("tasks", "tau", "adj", "offsets")],
+    ]
+
+
+class _BlockGraph:
+    """The graph of blocks of CHUNK consecutive vertices, and the wavefront schedules built on it.
+
+    ``adj`` (nblocks, bd) int32: the blocks holding a neighbour (nonzero weight) of a block's vertices, the
+    block itself included, padded with the block itself.
+    """
+
+    def __init__(self, index: torch.Tensor, weight: torch.Tensor) -> None:
+        n, d = index.shape
+        self.nblocks = -(-n // CHUNK)
+        own = np.arange(self.nblocks * CHUNK) // CHUNK
+        blocks = np.repeat(own[:, None], d, axis=1)  # vertices past n (last block's padding): their own block
+        blocks[:n] = np.where(weight.numpy() != 0, index.numpy() // CHUNK, own[:n, None])
+        blocks = np.sort(blocks.reshape(self.nblocks, CHUNK * d), axis=1)
+        repeated = np.zeros(blocks.shape, dtype=bool)
+        repeated[:, 1:] = blocks[:, 1:] == blocks[:, :-1]
+        blocks = np.sort(np.where(repeated, self.nblocks, blocks), axis=1)  # distinct ones first
+        self.bd = int((blocks < self.nblocks).sum(1).max())
+        adj = blocks[:, : self.bd]
+        self.adj = np.ascontiguousarray(
+            np.where(adj == self.nblocks, np.arange(self.nblocks)[:, None], adj), np.int32
+        )
+        self._schedules: dict[tuple[int, int], tuple[_Schedule, tuple[np.ndarray, ...]]] = {}
+
+    def schedule(self, stages: int, lists: int) -> _Schedule:
+        """The schedule of ``stages`` stages in ``lists`` lists (one per thread), built once."""
+        if (stages, lists) not in self._schedules:
+            self._schedules[stages, lists] = self._build(stages, lists)
+        return self._schedules[stages, lists][0]
+
+    def _build(self, stages: int, lists: int) -> tuple[_Schedule, tuple[np.ndarray, ...]]:
+        nb = self.nblocks
+        bounds = np.arange(lists + 1) * nb // lists
+        owner = np.searchsorted(bounds, np.arange(nb), side="right") - 1
+        tau = np.empty((stages, nb), dtype=np.int32)
+        tau[0] = np.arange(nb) - bounds[owner]  # position within its list's range
+        for s in range(1, stages):
+            tau[s] = tau[s - 1][self.adj].max(axis=1)
+        tasks = []
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            key = tau[:, lo:hi].astype(np.int64) * stages + np.arange(stages)[:, None]
+            task = np.arange(stages)[:, None] * nb + np.arange(lo, hi)[None, :]
+            tasks.append(task.ravel()[np.argsort(key.ravel(), kind="stable")])
+        arrays = (
+            np.ascontiguousarray(np.concatenate(tasks), dtype=np.int32),
+            np.ascontiguousarray(tau.ravel()),
+            self.adj,
+            (bounds * stages).astype(np.int64),
+        )
+        sched = _Schedule(CHUNK, nb, stages, lists, self.bd, *[a.ctypes.data for a in arrays])
+        return sched, arrays
+
+
+_BLOCK_GRAPHS: dict[tuple[int, int], tuple[weakref.ref, tuple[int, int], _BlockGraph]] = {}
+
+
+def _block_graph(index: torch.Tensor, weight: torch.Tensor) -> _BlockGraph:
+    """The block graph of the operator (index, weight): built once, again if either is written to."""
+    key, version = (id(index), id(weight)), (index._version, weight._version)
+    entry = _BLOCK_GRAPHS.get(key)
+    if entry is None or entry[0]() is not index or entry[1] != version:
+        for dead in [k for k, (ref, _, _) in _BLOCK_GRAPHS.items() if ref() is None]:
+            del _BLOCK_GRAPHS[dead]
+        entry = (weakref.ref(index), version, _BlockGraph(index, weight))
+        _BLOCK_GRAPHS[key] = entry
+    return entry[2]
 
 
 def fused_chebconv(
@@ -169,10 +259,13 @@ class _FusedChebConv(torch.autograd.Function):
         bias_pad = None if bias is None else _padded(bias.detach())
         terms = [x] + [POOL.empty(x.shape, torch.float32) for _ in range(K - 1)]
         y = POOL.empty((n, batch, c_out), torch.float32)
+        threads = torch.get_num_threads()
+        blocks = _block_graph(index, weight)
+        done = torch.zeros(blocks.nblocks, dtype=torch.int32)  # stages finished per block
         lib.cheb_forward(
             n, index.shape[1], _ptr(index), _ptr(weight), batch, c_in, c_out, W_pad.shape[-1], K,
             _pointers(terms), _ptr(W_pad), None if bias_pad is None else _ptr(bias_pad), _ptr(y),
-            torch.get_num_threads(),
+            blocks.schedule(max(K - 1, 1), threads), _ptr(done), threads,
         )  # fmt: skip
         ctx.save_for_backward(index, weight, W, *(terms if W.requires_grad else []))
         ctx.has_bias = bias is not None
@@ -193,11 +286,14 @@ class _FusedChebConv(torch.autograd.Function):
         cout16 = _round16(c_out)
         dW_parts = torch.zeros((threads, K, c_in, cout16)) if need_W else None
         db_parts = torch.zeros((threads, cout16)) if need_W else None
+        blocks = _block_graph(index, weight)
+        done = torch.zeros(blocks.nblocks, dtype=torch.int32)  # stages finished per block
         lib.cheb_backward(
             n, index.shape[1], _ptr(index), _ptr(weight), batch, c_in, c_out, WT.shape[-1], cout16, K,
             _pointers(terms) if need_W else None, _ptr(g), _ptr(WT), _pointers(scratch) if scratch else None,
             None if dx is None else _ptr(dx), None if dW_parts is None else _ptr(dW_parts),
-            None if db_parts is None else _ptr(db_parts), threads,
+            None if db_parts is None else _ptr(db_parts), blocks.schedule(K, threads),
+            _ptr(done), threads,
         )  # fmt: skip
         dW = dW_parts.sum(0)[..., :c_out] if need_W else None
         if need_bias:
