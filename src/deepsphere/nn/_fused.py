@@ -7,13 +7,13 @@ of the machine's peak — and its backward writes and reads K gradient terms mor
 ``G_k = g W_kᵀ`` per vertex inside Clenshaw's recurrence (never stored), and reduce the weight gradient
 in registers.
 
-Order: a wavefront, not K passes. The vertices are cut in blocks of ``CHUNK`` (consecutive in the
-sampling's order, so nearby on the sphere); step k of a block runs as soon as step k − 1 of its neighbour
-blocks is done (a static schedule per graph, :class:`_BlockGraph`, cached per operator: ~1 s and 30 MiB
-at nside 256, K = 20), so the term a step reads was mostly written a few blocks earlier and is still in the
-core's cache. Threads own contiguous ranges of blocks and wait (spin, then yield) on per-block counters
-only where a neighbour block is another thread's. Measured at nside 64, K = 5, one thread: forward
-−21 %, forward + backward −23 % against K passes.
+Order: waves, not K passes. The vertices are cut in blocks of ``CHUNK`` (consecutive in the sampling's
+order, so nearby on the sphere) and the K − 1 steps in waves of ``SEGMENT``; within a wave, step k of a
+block runs as soon as step k − 1 of its neighbour blocks is done, so the term it reads was mostly written
+a few blocks earlier and is still in the core's cache. The order is a static schedule per graph
+(:class:`_BlockGraph`, cached per operator: ~1 s and 30 MiB at nside 256, K = 20). Threads own
+contiguous ranges of blocks and wait on per-block counters only where a neighbour block is another
+thread's, running a later ready task of their own meanwhile.
 
 Build: ``$CC`` (default ``cc``) ``-O3 -march=native -fopenmp``, once per machine, into the cache folder
 (``$DEEPSPHERE_CACHE/kernels``, by default ``~/.cache/deepsphere/kernels``), named by a hash of the
@@ -104,6 +104,7 @@ def _build_and_load() -> ctypes.CDLL:
     i64, ptr, schedule = ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(_Schedule)
     lib.cheb_forward.argtypes = [i64, i64, ptr, ptr, *[i64] * 5, *[ptr] * 4, schedule, ptr, ctypes.c_int]
     lib.cheb_backward.argtypes = [i64, i64, ptr, ptr, *[i64] * 6, *[ptr] * 7, schedule, ptr, ctypes.c_int]
+    lib.cheb_schedule.argtypes = [i64, i64, i64, ptr, ptr, i64, ptr, ptr, ptr]
     return lib
 
 
@@ -117,6 +118,8 @@ def _cpu_flags() -> bytes:
 
 
 CHUNK = 8  # vertices per block of the wavefront: their CHUNK · B rows are projected together
+SEGMENT = 4  # stages per wave: longer ones hold more terms in flight than the cache holds (K = 20 in one
+# wave: 20–30 % slower)
 
 
 class _Schedule(ctypes.Structure):
@@ -124,7 +127,7 @@ class _Schedule(ctypes.Structure):
 
     _fields_ = [
         *[(name, ctypes.c_int64) for name in ("chunk", "nblocks", "S", "lists", "bd")],
-        *[(name, ctypes.c_void_p) for name in ("tasks", "tau", "adj", "offsets")],
+        *[(name, ctypes.c_void_p) for name in ("tasks", "tick", "adj", "offsets")],
     ]
 
 
@@ -160,23 +163,24 @@ class _BlockGraph:
 
     def _build(self, stages: int, lists: int) -> tuple[_Schedule, tuple[np.ndarray, ...]]:
         nb = self.nblocks
-        bounds = np.arange(lists + 1) * nb // lists
+        bounds = np.arange(lists + 1, dtype=np.int64) * nb // lists
         owner = np.searchsorted(bounds, np.arange(nb), side="right") - 1
-        tau = np.empty((stages, nb), dtype=np.int32)
-        tau[0] = np.arange(nb) - bounds[owner]  # position within its list's range
-        for s in range(1, stages):
-            tau[s] = tau[s - 1][self.adj].max(axis=1)
-        tasks = []
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            key = tau[:, lo:hi].astype(np.int64) * stages + np.arange(stages)[:, None]
-            task = np.arange(stages)[:, None] * nb + np.arange(lo, hi)[None, :]
-            tasks.append(task.ravel()[np.argsort(key.ravel(), kind="stable")])
-        arrays = (
-            np.ascontiguousarray(np.concatenate(tasks), dtype=np.int32),
-            np.ascontiguousarray(tau.ravel()),
-            self.adj,
-            (bounds * stages).astype(np.int64),
-        )
+        tau = np.empty((stages, nb), dtype=np.int64)  # when a stage could run at the earliest
+        for s in range(stages):
+            if s % SEGMENT == 0:  # position in its list's range: the lists start together
+                tau[s] = np.arange(nb) - bounds[owner]
+            else:
+                tau[s] = tau[s - 1][self.adj].max(axis=1)
+        segment = np.arange(stages)[:, None] // SEGMENT
+        priority = np.ascontiguousarray(((segment * nb + tau) * stages + np.arange(stages)[:, None]).ravel())
+        tasks, tick = np.empty(stages * nb, dtype=np.int32), np.empty(stages * nb, dtype=np.int32)
+        status = _library().cheb_schedule(
+            nb, stages, lists, bounds.ctypes.data, self.adj.ctypes.data, self.bd, priority.ctypes.data,
+            tasks.ctypes.data, tick.ctypes.data,
+        )  # fmt: skip
+        if status != 0:
+            raise (MemoryError if status == -1 else RuntimeError)(f"cheb_schedule failed ({status})")
+        arrays = (tasks, tick, self.adj, bounds * stages)
         sched = _Schedule(CHUNK, nb, stages, lists, self.bd, *[a.ctypes.data for a in arrays])
         return sched, arrays
 

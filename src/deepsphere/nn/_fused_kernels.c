@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 typedef float v16 __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
@@ -155,42 +156,129 @@ static void weight_grad(int64_t lo, int64_t hi, int64_t cin, int64_t cout, int64
     }
 }
 
-/* A wavefront schedule (built by _fused.py): the vertices in blocks of `chunk`, a pass of S stages over
- * them, and for each block and stage s a time tau[s * nblocks + b]: its index in its list's range of
- * blocks for s = 0, else the latest time of stage s - 1 on the block's neighbour blocks adj[b, 0:bd]
- * (itself included). Each of the `lists` lists (one per thread) holds the stages of a contiguous range
- * of blocks, tasks[offsets[l]:offsets[l + 1]] = s * nblocks + b, sorted by key tau * S + s.
- * A task depends only on tasks of smaller key (stage s - 1 of the neighbour blocks, stage s - 2 of its own),
- * so a thread that runs its lists in key order, waiting for those, never deadlocks; the terms of a block
- * are then made and used again within a few blocks of each other, while they are in the core's cache. */
+/* A wavefront schedule: the vertices in blocks of `chunk`, a pass of S stages over them (stage s of block b
+ * is task s * nblocks + b; it reads stage s - 1 of the neighbour blocks adj[b, 0:bd], the block itself
+ * included), and `lists` lists, one per thread, each the stages of a contiguous range of blocks in the
+ * order tasks[offsets[l]:offsets[l + 1]], made by cheb_schedule below; tick[task] is when the task runs
+ * in that simulation. A task's inputs have smaller ticks, so threads that run their lists in tick order,
+ * waiting for those inputs, never deadlock. */
 typedef struct {
     int64_t chunk, nblocks, S, lists, bd;
-    const int32_t *tasks, *tau, *adj;
+    const int32_t *tasks, *tick, *adj;
     const int64_t *offsets;
 } schedule;
 
-/* The task this thread runs next: the smallest key among the heads of its lists t, t + nt, ...
- * (cursor[j] for list t + j * nt); -1 when all are done. */
-INLINE int64_t next_task(const schedule *sc, int64_t *cursor, int t, int nt)
+/* A binary min-heap of tasks ordered by prio[task]. */
+typedef struct {
+    int32_t *a;
+    int64_t n;
+} heap;
+
+static void heap_push(heap *h, const int64_t *prio, int32_t task)
 {
-    int64_t best = -1, best_key = 0, best_j = 0;
-    for (int64_t j = 0, l = t; l < sc->lists; j++, l += nt) {
-        if (cursor[j] >= sc->offsets[l + 1]) continue;
-        int64_t task = sc->tasks[cursor[j]], key = sc->tau[task] * sc->S + task / sc->nblocks;
-        if (best < 0 || key < best_key) best = task, best_key = key, best_j = j;
-    }
-    if (best >= 0) cursor[best_j]++;
-    return best;
+    int64_t i = h->n++;
+    for (; i > 0 && prio[h->a[(i - 1) / 2]] > prio[task]; i = (i - 1) / 2) h->a[i] = h->a[(i - 1) / 2];
+    h->a[i] = task;
 }
 
-/* Wait until stage s - 1 of every neighbour block of b is done (done[b'] counts a block's finished stages). */
-INLINE void wait_for_neighbours(const schedule *sc, const int32_t *done, int64_t b, int32_t s)
+static int32_t heap_pop(heap *h, const int64_t *prio)
 {
-    for (int64_t j = 0; j < sc->bd; j++) {
-        int spins = 0;
-        while (__atomic_load_n(done + sc->adj[b * sc->bd + j], __ATOMIC_ACQUIRE) < s)
-            if (++spins == 64) sched_yield(), spins = 0;
+    int32_t top = h->a[0], last = h->a[--h->n];
+    int64_t i = 0;
+    for (int64_t c; (c = 2 * i + 1) < h->n; i = c) {
+        if (c + 1 < h->n && prio[h->a[c + 1]] < prio[h->a[c]]) c++;
+        if (prio[h->a[c]] >= prio[last]) break;
+        h->a[i] = h->a[c];
     }
+    h->a[i] = last;
+    return top;
+}
+
+/* Orders the tasks by simulating `lists` threads that each run one task per tick: the ready task (its
+ * neighbour blocks done with stage s - 1 in an earlier tick) of smallest prio among those of its blocks
+ * [bounds[l], bounds[l + 1]). Writes tasks (list l's at offsets bounds[l] * S on) and tick (per task).
+ * Returns 0, -1 if memory ran out, -2 if the tasks cannot all run. */
+int cheb_schedule(int64_t nblocks, int64_t S, int64_t lists, const int64_t *bounds, const int32_t *adj, int64_t bd,
+                  const int64_t *prio, int32_t *tasks, int32_t *tick)
+{
+    int32_t *done = calloc(nblocks, sizeof *done), *queued = calloc(nblocks, sizeof *queued);
+    int32_t *owner = malloc(nblocks * sizeof *owner), *slots = malloc(nblocks * sizeof *slots);
+    int32_t *finished = malloc(lists * sizeof *finished);
+    heap *heaps = malloc(lists * sizeof *heaps);
+    int64_t *pos = malloc(lists * sizeof *pos);
+    int status = done && queued && owner && slots && finished && heaps && pos ? 0 : -1;
+    for (int64_t l = 0; l < lists && !status; l++) {
+        heaps[l] = (heap){slots + bounds[l], 0};
+        pos[l] = bounds[l] * S;
+        for (int64_t b = bounds[l]; b < bounds[l + 1]; b++) owner[b] = l, queued[b] = 1, heap_push(heaps + l, prio, b);
+    }
+    for (int64_t left = status ? 0 : S * nblocks, t = 0; left > 0; t++) {
+        int64_t nf = 0;
+        for (int64_t l = 0; l < lists; l++)
+            if (heaps[l].n) {
+                int32_t task = heap_pop(heaps + l, prio);
+                tasks[pos[l]++] = task, tick[task] = t, finished[nf++] = task;
+            }
+        for (int64_t f = 0; f < nf; f++) done[finished[f] % nblocks]++, queued[finished[f] % nblocks] = 0;
+        for (int64_t f = 0; f < nf; f++) /* blocks that may have become ready: the finished ones' neighbours */
+            for (int64_t j = 0; j < bd; j++) {
+                int32_t c = adj[finished[f] % nblocks * bd + j], s = done[c], ready = !queued[c] && s < S;
+                for (int64_t q = 0; q < bd && ready; q++) ready = done[adj[c * bd + q]] >= s;
+                if (ready) queued[c] = 1, heap_push(heaps + owner[c], prio, s * nblocks + c);
+            }
+        if (nf == 0) /* nothing ran: only if adj were not symmetric (b next to c, c not next to b); rescan */
+            for (int64_t c = 0; c < nblocks; c++) {
+                int32_t s = done[c], ready = !queued[c] && s < S;
+                for (int64_t q = 0; q < bd && ready; q++) ready = done[adj[c * bd + q]] >= s;
+                if (ready) queued[c] = 1, heap_push(heaps + owner[c], prio, s * nblocks + c), nf = -1;
+            }
+        if (nf == 0) status = -2, left = 0; /* and nothing can run: a task reads a later stage (a bug) */
+        left -= nf > 0 ? nf : 0;
+    }
+    free(done), free(queued), free(owner), free(slots), free(finished), free(heaps), free(pos);
+    return status;
+}
+
+/* Whether stage s - 1 of every neighbour block of b is done (done[b'] counts a block's finished stages). */
+INLINE int inputs_ready(const schedule *sc, const int32_t *done, int64_t b, int32_t s)
+{
+    for (int64_t j = 0; j < sc->bd; j++)
+        if (__atomic_load_n(done + sc->adj[b * sc->bd + j], __ATOMIC_ACQUIRE) < s) return 0;
+    return 1;
+}
+
+/* The next task this thread runs, its inputs done; -1 when its lists are done.
+ * One list per thread (the usual case): the list's first task not yet run, or if its inputs are late (a
+ * thread that ran slower), the first ready one among the next LOOKAHEAD; it waits only when none is.
+ * Fewer threads than lists (OpenMP may give fewer than asked): thread t runs lists t, t + nt, ... merged
+ * in tick order, waiting for each task's inputs (cursor[j]: the position in list t + j * nt). */
+INLINE int64_t next_task(const schedule *sc, const int32_t *done, int64_t *cursor, int t, int nt)
+{
+    enum { LOOKAHEAD = 64 };
+    int64_t nb = sc->nblocks;
+    if (nt == sc->lists) {
+        for (int64_t end = sc->offsets[t + 1], spins = 0;; spins++) {
+            while (cursor[0] < end && done[sc->tasks[cursor[0]] % nb] > sc->tasks[cursor[0]] / nb) cursor[0]++;
+            for (int64_t q = cursor[0]; q < end && q < cursor[0] + LOOKAHEAD; q++) {
+                int64_t task = sc->tasks[q], b = task % nb;
+                int32_t s = task / nb;
+                if (done[b] == s && inputs_ready(sc, done, b, s)) return task; /* not run, its inputs done */
+            }
+            if (cursor[0] == end) return -1;
+            if (spins % 64 == 63) sched_yield();
+        }
+    }
+    int64_t best = -1, best_j = 0;
+    for (int64_t j = 0, l = t; l < sc->lists; j++, l += nt) {
+        if (cursor[j] >= sc->offsets[l + 1]) continue;
+        int64_t task = sc->tasks[cursor[j]];
+        if (best < 0 || sc->tick[task] < sc->tick[best]) best = task, best_j = j;
+    }
+    if (best < 0) return -1;
+    cursor[best_j]++;
+    for (int64_t spins = 1; !inputs_ready(sc, done, best % nb, best / nb); spins++)
+        if (spins % 64 == 0) sched_yield();
+    return best;
 }
 
 /* Forward. T: K pointers to (n, B, cin) arrays, T[0] = x (read), T[1..K-1] (written):
@@ -208,10 +296,9 @@ void cheb_forward(int64_t n, int64_t d, const int64_t *index, const float *weigh
         int64_t cursor[(sc->lists + nt - 1) / nt];
         for (int64_t j = 0, l = t; l < sc->lists; j++, l += nt) cursor[j] = sc->offsets[l];
         const float *rows[K];
-        for (int64_t task; (task = next_task(sc, cursor, t, nt)) >= 0;) {
+        for (int64_t task; (task = next_task(sc, done, cursor, t, nt)) >= 0;) {
             int32_t s = task / sc->nblocks;
             int64_t b = task % sc->nblocks, i0 = b * sc->chunk, i1 = i0 + sc->chunk < n ? i0 + sc->chunk : n, k = s + 1;
-            if (s > 0) wait_for_neighbours(sc, done, b, s);
             for (int64_t i = i0; i < i1 && K > 1; i++)
                 step_row(index + i * d, weight + i * d, d, k == 1 ? 1.0f : 2.0f, T[k - 1],
                          k >= 2 ? T[k - 2] + i * m : NULL, T[k] + i * m, m);
@@ -247,14 +334,13 @@ void cheb_backward(int64_t n, int64_t d, const int64_t *index, const float *weig
         if (dx) {
             int64_t cursor[(sc->lists + nt - 1) / nt];
             for (int64_t j = 0, l = t; l < sc->lists; j++, l += nt) cursor[j] = sc->offsets[l];
-            for (int64_t task; (task = next_task(sc, cursor, t, nt)) >= 0;) {
+            for (int64_t task; (task = next_task(sc, done, cursor, t, nt)) >= 0;) {
                 int32_t s = task / sc->nblocks;
                 int64_t b = task % sc->nblocks, i0 = b * sc->chunk, k = K - 1 - s;
                 int64_t i1 = i0 + sc->chunk < n ? i0 + sc->chunk : n;
                 float *out = k == 0 ? dx : scratch[k % 3];
                 const float *b1 = k + 1 < K ? scratch[(k + 1) % 3] : NULL, *b2 = k + 2 < K ? scratch[(k + 2) % 3] : NULL;
                 const float *gi = g + i0 * B * cout;
-                if (s > 0) wait_for_neighbours(sc, done, b, s);
                 for (int64_t i = i0; i < i1 && b1; i++)
                     step_row(index + i * d, weight + i * d, d, k == 0 ? 1.0f : 2.0f, b1, b2 ? b2 + i * m : NULL,
                              out + i * m, m);
