@@ -174,7 +174,7 @@ def test_make_climate_is_deterministic_and_never_overwrites(tmp_path, synthetic)
         read_climate_file(other.files("train")[0])[0].tobytes()
         != read_climate_file(again.files("train")[0])[0].tobytes()
     )
-    with pytest.raises(FileExistsError, match="overwrite=True"):
+    with pytest.raises(FileExistsError, match=r"overwrite=True \(--overwrite\)"):
         make_climate(tmp_path / "a", level=2, n_steps=10, seed=3)
     make_climate(tmp_path / "a", level=2, n_steps=10, seed=5, overwrite=True)
     with pytest.raises(ValueError, match="n_steps must be an integer ≥ 3"):

@@ -180,7 +180,7 @@ def test_make_ghcn_is_deterministic_and_never_overwrites(tmp_path):
     one = (tmp_path / "a" / "ghcnd_all" / "ZZ000000003.dly").read_bytes()
     assert one == (tmp_path / "b" / "ghcnd_all" / "ZZ000000003.dly").read_bytes()
     assert one != (tmp_path / "c" / "ghcnd_all" / "ZZ000000003.dly").read_bytes()
-    with pytest.raises(FileExistsError, match="overwrite=True"):
+    with pytest.raises(FileExistsError, match=r"overwrite=True \(--overwrite\)"):
         make_ghcn(tmp_path / "a", n_stations=6, years=(2011, 2011), seed=2)
     make_ghcn(tmp_path / "e", n_stations=4, years=2, seed=2)  # a number of years, from 2010
     lines = (tmp_path / "e" / "ghcnd_all" / "ZZ000000000.dly").read_text().splitlines()

@@ -178,7 +178,7 @@ def test_make_shapes_is_deterministic_and_never_overwrites_silently(tmp_path):
     assert files == sorted(p.relative_to(b) for p in b.rglob("*.off"))
     assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
     assert any((a / f).read_bytes() != (c / f).read_bytes() for f in files)
-    with pytest.raises(FileExistsError, match="not empty; pass overwrite=True"):
+    with pytest.raises(FileExistsError, match=r"not empty; pass overwrite=True \(--overwrite\)"):
         make_shapes(a, classes=("box", "cylinder"), per_class=3, format="modelnet")
     (a / "user_notes.txt").write_text("mine")
     make_shapes(a, classes=("cone", "box"), per_class=2, format="modelnet", overwrite=True)

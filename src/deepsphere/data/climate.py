@@ -960,7 +960,8 @@ def make_climate(
     existing = [p for p in targets if p.exists()]
     if existing and not overwrite:
         raise FileExistsError(
-            f"{existing[0]} exists ({len(existing)} files would be replaced); pass overwrite=True"
+            f"{existing[0]} exists ({len(existing)} files would be replaced); "
+            "pass overwrite=True (--overwrite)"
         )
     vertices = ugscnn_icosphere(level)
     lat = np.arctan2(vertices[:, 2], np.hypot(vertices[:, 0], vertices[:, 1]))

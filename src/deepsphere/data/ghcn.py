@@ -748,7 +748,8 @@ def make_ghcn(
     existing = [p for p in targets if p.exists()]
     if existing and not overwrite:
         raise FileExistsError(
-            f"{existing[0]} exists ({len(existing)} files would be replaced); pass overwrite=True"
+            f"{existing[0]} exists ({len(existing)} files would be replaced); "
+            "pass overwrite=True (--overwrite)"
         )
     rng = np.random.default_rng(seed)
     lat, lon = _station_positions(n_stations, rng)

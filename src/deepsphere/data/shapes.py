@@ -309,7 +309,9 @@ def make_shapes(
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())) and not overwrite:
-        raise FileExistsError(f"{folder} exists and is not empty; pass overwrite=True to replace it")
+        raise FileExistsError(
+            f"{folder} exists and is not empty; pass overwrite=True (--overwrite) to replace it"
+        )
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
