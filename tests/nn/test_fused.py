@@ -137,6 +137,22 @@ def test_lists_and_threads_in_any_numbers_give_the_same_output(graph, lists, thr
 
 
 @needs_kernel
+@pytest.mark.parametrize("K", [6, 13])
+def test_a_ring_of_term_buffers_gives_the_same_output_as_kept_terms(graph, K):
+    """Without the weights' gradient the K − 1 terms share max(3, SEGMENT) buffers: each is projected
+    (at the end of its wave) before its buffer is written again, so the floats are the same."""
+    torch.manual_seed(K)
+    conv = ChebConv(5, 7, K, graph.laplacian(), backend="fused")
+    x = torch.randn(3, graph.n_vertices, 5)
+    kept = conv(x).detach()  # the weights need a gradient: all K − 1 terms kept
+    with torch.no_grad():  # inference: no gradient, whatever the weights' flag
+        ring = conv(x)
+    conv.weight.requires_grad_(False)
+    frozen = conv(x).detach()  # frozen weights
+    assert torch.equal(kept, ring) and torch.equal(kept, frozen)
+
+
+@needs_kernel
 def test_output_does_not_depend_on_the_thread_count(graph):
     torch.manual_seed(5)
     conv = ChebConv(6, 6, 4, graph.laplacian(), backend="fused")

@@ -10,10 +10,11 @@ in registers.
 Order: waves, not K passes. The vertices are cut in blocks of ``CHUNK`` (consecutive in the sampling's
 order, so nearby on the sphere) and the K − 1 steps in waves of ``SEGMENT``; within a wave, step k of a
 block runs as soon as step k − 1 of its neighbour blocks is done, so the term it reads was mostly written
-a few blocks earlier and is still in the core's cache. The order is a static schedule per graph
-(:class:`_BlockGraph`, cached per operator: ~1 s and 30 MiB at nside 256, K = 20). Threads own
-contiguous ranges of blocks and wait on per-block counters only where a neighbour block is another
-thread's, running a later ready task of their own meanwhile.
+a few blocks earlier and is still in the core's cache, and each wave ends by projecting its terms of the
+block (so without the weights' gradient the terms share a ring of buffers). The order is a static
+schedule per graph (:class:`_BlockGraph`, cached per operator: ~1 s and 30 MiB at nside 256, K = 20).
+Threads own contiguous ranges of blocks and wait on per-block counters only where a neighbour block is
+another thread's, running a later ready task of their own meanwhile.
 
 Build: ``$CC`` (default ``cc``) ``-O3 -march=native -fopenmp``, once per machine, into the cache folder
 (``$DEEPSPHERE_CACHE/kernels``, by default ``~/.cache/deepsphere/kernels``), named by a hash of the
@@ -126,7 +127,7 @@ class _Schedule(ctypes.Structure):
     """The C kernels' ``schedule`` (see ``_fused_kernels.c``)."""
 
     _fields_ = [
-        *[(name, ctypes.c_int64) for name in ("chunk", "nblocks", "S", "lists", "bd")],
+        *[(name, ctypes.c_int64) for name in ("chunk", "nblocks", "S", "segment", "lists", "bd")],
         *[(name, ctypes.c_void_p) for name in ("tasks", "tick", "adj", "offsets")],
     ]
 
@@ -181,7 +182,7 @@ class _BlockGraph:
         if status != 0:
             raise (MemoryError if status == -1 else RuntimeError)(f"cheb_schedule failed ({status})")
         arrays = (tasks, tick, self.adj, bounds * stages)
-        sched = _Schedule(CHUNK, nb, stages, lists, self.bd, *[a.ctypes.data for a in arrays])
+        sched = _Schedule(CHUNK, nb, stages, SEGMENT, lists, self.bd, *[a.ctypes.data for a in arrays])
         return sched, arrays
 
 
@@ -214,8 +215,13 @@ def fused_chebconv(
     Returns
     -------
     Tensor (V, B, C_out), contiguous.
+
+    The K − 1 terms are kept for the backward only if the weights' gradient will be needed (``W`` requires
+    it and grad mode is on); otherwise they share max(3, ``SEGMENT``) buffers (inference at nside 256,
+    K = 20: 4 term buffers of 384 MiB instead of 19).
     """
-    return _FusedChebConv.apply(x, index, weight, W, bias)
+    keep_terms = torch.is_grad_enabled() and W.requires_grad  # for the weights' gradient
+    return _FusedChebConv.apply(x, index, weight, W, bias, keep_terms)
 
 
 def _ptr(t: torch.Tensor) -> int:
@@ -255,13 +261,17 @@ class _FusedChebConv(torch.autograd.Function):
         weight: torch.Tensor,
         W: torch.Tensor,
         bias: torch.Tensor | None,
+        keep_terms: bool,
     ) -> torch.Tensor:
         lib = _library()
         x = _contiguous(x)
         (n, batch, c_in), (K, _, c_out) = x.shape, W.shape
         W_pad = _padded(W.detach())
         bias_pad = None if bias is None else _padded(bias.detach())
-        terms = [x] + [POOL.empty(x.shape, torch.float32) for _ in range(K - 1)]
+        # The weights' gradient reads the K terms; otherwise a ring of buffers will do (see cheb_forward).
+        ring = K - 1 if keep_terms else min(K - 1, max(3, SEGMENT))
+        buffers = [POOL.empty(x.shape, torch.float32) for _ in range(ring)]
+        terms = [x] + [buffers[(k - 1) % ring] for k in range(1, K)]
         y = POOL.empty((n, batch, c_out), torch.float32)
         threads = torch.get_num_threads()
         blocks = _block_graph(index, weight)
@@ -271,7 +281,7 @@ class _FusedChebConv(torch.autograd.Function):
             _pointers(terms), _ptr(W_pad), None if bias_pad is None else _ptr(bias_pad), _ptr(y),
             blocks.schedule(max(K - 1, 1), threads), _ptr(done), threads,
         )  # fmt: skip
-        ctx.save_for_backward(index, weight, W, *(terms if W.requires_grad else []))
+        ctx.save_for_backward(index, weight, W, *(terms if keep_terms else []))
         ctx.has_bias = bias is not None
         return y
 
@@ -304,4 +314,4 @@ class _FusedChebConv(torch.autograd.Function):
             db = db_parts.sum(0)[:c_out] if need_W else g.sum((0, 1))
         else:
             db = None
-        return dx, None, None, dW, db
+        return dx, None, None, dW, db, None

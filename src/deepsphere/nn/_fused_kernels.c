@@ -59,13 +59,13 @@ INLINE void step_row(const int64_t *restrict nb, const float *restrict w, int64_
     }
 }
 
-/* R rows of a 16-column output tile at column o:
- * tile[r] = init[o:o+16] + sum_s sum_c xs[s][r*nin + c] W[s, c, o:o+16]   (init NULL: 0). */
+/* R rows of a 16-column output tile at column o, in place:
+ * t[r] += sum_s sum_c xs[s][r*nin + c] W[s, c, o:o+16]   (t: R x 16). */
 INLINE void tile(int R, int64_t nsrc, const float *const *xs, int64_t nin, const float *W, int64_t nout16,
-                 int64_t o, const float *init, float *tile_out)
+                 int64_t o, float *t)
 {
     v16 acc[ROWS_MAX];
-    for (int r = 0; r < R; r++) acc[r] = init ? load(init + o) : (v16){0};
+    for (int r = 0; r < R; r++) acc[r] = load(t + r * 16);
     for (int64_t s = 0; s < nsrc; s++) {
         const float *x = xs[s], *w = W + s * nin * nout16 + o;
         for (int64_t c = 0; c < nin; c++) {
@@ -73,34 +73,41 @@ INLINE void tile(int R, int64_t nsrc, const float *const *xs, int64_t nin, const
             for (int r = 0; r < R; r++) acc[r] += x[r * nin + c] * wc;
         }
     }
-    for (int r = 0; r < R; r++) store(tile_out + r * 16, acc[r]);
+    for (int r = 0; r < R; r++) store(t + r * 16, acc[r]);
 }
 
-/* out[r, :] = init + sum_s xs[s][r, :] W_s  for r < rows (xs[s]: rows x nin; out: rows x nout), or
- * out += the sum (init NULL) when accumulate. */
+/* out[r, :] = start + sum_s xs[s][r, :] W_s  for r < rows (xs[s]: rows x nin; out: rows x nout), where start is
+ * out[r, :] itself when accumulate, else bias (NULL: 0). The sum runs in the order of s and c from start,
+ * so projecting the terms in several calls gives the same floats as in one. */
 INLINE void project(int64_t rows, int64_t nsrc, const float *const *xs, int64_t nin, const float *W, int64_t nout,
-                    int64_t nout16, const float *init, float *out, int accumulate)
+                    int64_t nout16, const float *bias, float *out, int accumulate)
 {
-    float buf[ROWS_MAX * 16] __attribute__((aligned(64)));
+    float t[ROWS_MAX * 16] __attribute__((aligned(64)));
     const float *x[nsrc];
     for (int64_t r0 = 0; r0 < rows;) {
         int R = rows - r0 >= ROWS_MAX ? ROWS_MAX : rows - r0 >= 4 ? 4 : 1;
         for (int64_t s = 0; s < nsrc; s++) x[s] = xs[s] + r0 * nin;
         for (int64_t o = 0; o < nout16; o += 16) {
-            if (R == ROWS_MAX)
-                tile(ROWS_MAX, nsrc, x, nin, W, nout16, o, init, buf);
-            else if (R == 4)
-                tile(4, nsrc, x, nin, W, nout16, o, init, buf);
-            else
-                tile(1, nsrc, x, nin, W, nout16, o, init, buf);
             int64_t width = nout - o < 16 ? nout - o : 16;
             for (int r = 0; r < R; r++) {
-                float *dst = out + (r0 + r) * nout + o;
-                const float *t = buf + r * 16;
-                if (width == 16)
-                    store(dst, accumulate ? load(dst) + load(t) : load(t));
+                const float *start = accumulate ? out + (r0 + r) * nout + o : bias;
+                if (start && (width == 16 || !accumulate)) /* bias: padded to nout16 */
+                    store(t + r * 16, load(accumulate ? start : start + o));
                 else
-                    for (int64_t q = 0; q < width; q++) dst[q] = accumulate ? dst[q] + t[q] : t[q];
+                    for (int64_t q = 0; q < 16; q++) t[r * 16 + q] = start && q < width ? start[q] : 0.0f;
+            }
+            if (R == ROWS_MAX)
+                tile(ROWS_MAX, nsrc, x, nin, W, nout16, o, t);
+            else if (R == 4)
+                tile(4, nsrc, x, nin, W, nout16, o, t);
+            else
+                tile(1, nsrc, x, nin, W, nout16, o, t);
+            for (int r = 0; r < R; r++) {
+                float *dst = out + (r0 + r) * nout + o;
+                if (width == 16)
+                    store(dst, load(t + r * 16));
+                else
+                    for (int64_t q = 0; q < width; q++) dst[q] = t[r * 16 + q];
             }
         }
         r0 += R;
@@ -161,9 +168,10 @@ static void weight_grad(int64_t lo, int64_t hi, int64_t cin, int64_t cout, int64
  * included), and `lists` lists, one per thread, each the stages of a contiguous range of blocks in the
  * order tasks[offsets[l]:offsets[l + 1]], made by cheb_schedule below; tick[task] is when the task runs
  * in that simulation. A task's inputs have smaller ticks, so threads that run their lists in tick order,
- * waiting for those inputs, never deadlock. */
+ * waiting for those inputs, never deadlock. The stages go in waves of `segment` (the simulation's
+ * priorities restart with each wave); the forward projects a block's terms at the end of each wave. */
 typedef struct {
-    int64_t chunk, nblocks, S, lists, bd;
+    int64_t chunk, nblocks, S, segment, lists, bd;
     const int32_t *tasks, *tick, *adj;
     const int64_t *offsets;
 } schedule;
@@ -283,8 +291,10 @@ INLINE int64_t next_task(const schedule *sc, const int32_t *done, int64_t *curso
 
 /* Forward. T: K pointers to (n, B, cin) arrays, T[0] = x (read), T[1..K-1] (written):
  * T[1] = L x, T[k] = 2 L T[k-1] - T[k-2]; then y = bias + sum_k T[k] W_k (y: (n, B, cout); bias: cout16 or
- * NULL). Stage s of the schedule (S = max(K - 1, 1)) makes T[s + 1] on a block; the last one also projects the
- * block's K rows. done: nblocks zeros. */
+ * NULL). Stage s of the schedule (S = max(K - 1, 1)) makes T[s + 1] on a block; the last stage of each wave
+ * also projects the wave's rows of the block (T[0] with the first wave), while they are in cache. So a term
+ * is read for the last time one wave after it is made, and T[1..K-1] may be a ring of max(3, segment)
+ * buffers (T[k] = T[k - ring]) when the terms need not be kept. done: nblocks zeros. */
 void cheb_forward(int64_t n, int64_t d, const int64_t *index, const float *weight, int64_t B, int64_t cin,
                   int64_t cout, int64_t cout16, int64_t K, float *const *T, const float *W, const float *bias,
                   float *y, const schedule *sc, int32_t *done, int nthreads)
@@ -302,9 +312,11 @@ void cheb_forward(int64_t n, int64_t d, const int64_t *index, const float *weigh
             for (int64_t i = i0; i < i1 && K > 1; i++)
                 step_row(index + i * d, weight + i * d, d, k == 1 ? 1.0f : 2.0f, T[k - 1],
                          k >= 2 ? T[k - 2] + i * m : NULL, T[k] + i * m, m);
-            if (s == sc->S - 1) {
-                for (int64_t q = 0; q < K; q++) rows[q] = T[q] + i0 * m;
-                project((i1 - i0) * B, K, rows, cin, W, cout, cout16, bias, y + i0 * B * cout, 0);
+            if (s % sc->segment == sc->segment - 1 || s == sc->S - 1) { /* the wave's terms, while hot */
+                int64_t first = s < sc->segment ? 0 : s - s % sc->segment + 1, last = K > 1 ? s + 1 : 0;
+                for (int64_t q = first; q <= last; q++) rows[q - first] = T[q] + i0 * m;
+                project((i1 - i0) * B, last - first + 1, rows, cin, W + first * cin * cout16, cout, cout16, bias,
+                        y + i0 * B * cout, first > 0);
             }
             __atomic_store_n(done + b, s + 1, __ATOMIC_RELEASE);
         }
