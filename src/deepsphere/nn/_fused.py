@@ -252,6 +252,14 @@ def _padded(w: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _wave(index: torch.Tensor, weight: torch.Tensor, stages: int) -> tuple[_Schedule, torch.Tensor, int]:
+    """The schedule of ``stages`` stages for this operator and thread count, zeroed per-block counters
+    (stages finished; keep them alive through the call) and the thread count."""
+    threads = torch.get_num_threads()
+    blocks = _block_graph(index, weight)
+    return blocks.schedule(stages, threads), torch.zeros(blocks.nblocks, dtype=torch.int32), threads
+
+
 class _FusedChebConv(torch.autograd.Function):
     @staticmethod
     def forward(
@@ -273,13 +281,11 @@ class _FusedChebConv(torch.autograd.Function):
         buffers = [POOL.empty(x.shape, torch.float32) for _ in range(ring)]
         terms = [x] + [buffers[(k - 1) % ring] for k in range(1, K)]
         y = POOL.empty((n, batch, c_out), torch.float32)
-        threads = torch.get_num_threads()
-        blocks = _block_graph(index, weight)
-        done = torch.zeros(blocks.nblocks, dtype=torch.int32)  # stages finished per block
+        schedule, done, threads = _wave(index, weight, max(K - 1, 1))
         lib.cheb_forward(
             n, index.shape[1], _ptr(index), _ptr(weight), batch, c_in, c_out, W_pad.shape[-1], K,
             _pointers(terms), _ptr(W_pad), None if bias_pad is None else _ptr(bias_pad), _ptr(y),
-            blocks.schedule(max(K - 1, 1), threads), _ptr(done), threads,
+            schedule, _ptr(done), threads,
         )  # fmt: skip
         ctx.save_for_backward(index, weight, W, *(terms if keep_terms else []))
         ctx.has_bias = bias is not None
@@ -293,21 +299,18 @@ class _FusedChebConv(torch.autograd.Function):
         need_bias = ctx.has_bias and ctx.needs_input_grad[4]
         g = _contiguous(grad.float())
         (n, batch, c_out), (K, c_in, _) = g.shape, W.shape
-        threads = torch.get_num_threads()
+        schedule, done, threads = _wave(index, weight, K)
         WT = _padded(W.detach().transpose(1, 2))
         dx = POOL.empty((n, batch, c_in), torch.float32) if need_x else None
         scratch = [POOL.empty((n, batch, c_in), torch.float32) for _ in range(3 if need_x and K > 1 else 0)]
         cout16 = _round16(c_out)
         dW_parts = torch.zeros((threads, K, c_in, cout16)) if need_W else None
         db_parts = torch.zeros((threads, cout16)) if need_W else None
-        blocks = _block_graph(index, weight)
-        done = torch.zeros(blocks.nblocks, dtype=torch.int32)  # stages finished per block
         lib.cheb_backward(
             n, index.shape[1], _ptr(index), _ptr(weight), batch, c_in, c_out, WT.shape[-1], cout16, K,
             _pointers(terms) if need_W else None, _ptr(g), _ptr(WT), _pointers(scratch) if scratch else None,
             None if dx is None else _ptr(dx), None if dW_parts is None else _ptr(dW_parts),
-            None if db_parts is None else _ptr(db_parts), blocks.schedule(K, threads),
-            _ptr(done), threads,
+            None if db_parts is None else _ptr(db_parts), schedule, _ptr(done), threads,
         )  # fmt: skip
         dW = dW_parts.sum(0)[..., :c_out] if need_W else None
         if need_bias:

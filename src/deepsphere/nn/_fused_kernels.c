@@ -1,7 +1,8 @@
 /* The fused CPU kernels of ChebConv (float32): Chebyshev recursion and projection in one wavefront over
  * blocks of vertices, so that the K terms are not re-laid out, each step reads terms still in cache, and the
- * (rows x K*in) x (K*in x out) product runs on rows that are still in cache. Built at first use by deepsphere/nn/_fused.py (cc -O3 -march=native
- * -fopenmp); OpenMP then runs in the process's libgomp, the one torch loaded.
+ * (rows x K*in) x (K*in x out) product runs on rows that are still in cache. Built at first use by
+ * deepsphere/nn/_fused.py (cc -O3 -march=native -fopenmp); OpenMP then runs in the process's libgomp, the
+ * one torch loaded.
  *
  * Layouts (all C-contiguous, float32):
  *   graph   index (n, d) int64, weight (n, d): row i of the rescaled Laplacian in ELL form (weight 0: padding)
@@ -90,9 +91,9 @@ INLINE void project(int64_t rows, int64_t nsrc, const float *const *xs, int64_t 
         for (int64_t o = 0; o < nout16; o += 16) {
             int64_t width = nout - o < 16 ? nout - o : 16;
             for (int r = 0; r < R; r++) {
-                const float *start = accumulate ? out + (r0 + r) * nout + o : bias;
-                if (start && (width == 16 || !accumulate)) /* bias: padded to nout16 */
-                    store(t + r * 16, load(accumulate ? start : start + o));
+                const float *start = accumulate ? out + (r0 + r) * nout + o : bias ? bias + o : NULL;
+                if (start && (width == 16 || !accumulate)) /* a whole vector: bias is padded to nout16 */
+                    store(t + r * 16, load(start));
                 else
                     for (int64_t q = 0; q < 16; q++) t[r * 16 + q] = start && q < width ? start[q] : 0.0f;
             }
@@ -202,6 +203,18 @@ static int32_t heap_pop(heap *h, const int64_t *prio)
     return top;
 }
 
+/* Whether block c's next stage can run in the simulation: not queued, not past the last stage, and its
+ * neighbour blocks done with the stage before. */
+static int ready_in_simulation(int64_t c, const int32_t *done, const int32_t *queued, const int32_t *adj,
+                               int64_t bd, int64_t S)
+{
+    int32_t s = done[c];
+    if (queued[c] || s >= S) return 0;
+    for (int64_t q = 0; q < bd; q++)
+        if (done[adj[c * bd + q]] < s) return 0;
+    return 1;
+}
+
 /* Orders the tasks by simulating `lists` threads that each run one task per tick: the ready task (its
  * neighbour blocks done with stage s - 1 in an earlier tick) of smallest prio among those of its blocks
  * [bounds[l], bounds[l + 1]). Writes tasks (list l's at offsets bounds[l] * S on) and tick (per task).
@@ -230,16 +243,14 @@ int cheb_schedule(int64_t nblocks, int64_t S, int64_t lists, const int64_t *boun
         for (int64_t f = 0; f < nf; f++) done[finished[f] % nblocks]++, queued[finished[f] % nblocks] = 0;
         for (int64_t f = 0; f < nf; f++) /* blocks that may have become ready: the finished ones' neighbours */
             for (int64_t j = 0; j < bd; j++) {
-                int32_t c = adj[finished[f] % nblocks * bd + j], s = done[c], ready = !queued[c] && s < S;
-                for (int64_t q = 0; q < bd && ready; q++) ready = done[adj[c * bd + q]] >= s;
-                if (ready) queued[c] = 1, heap_push(heaps + owner[c], prio, s * nblocks + c);
+                int32_t c = adj[finished[f] % nblocks * bd + j];
+                if (ready_in_simulation(c, done, queued, adj, bd, S))
+                    queued[c] = 1, heap_push(heaps + owner[c], prio, done[c] * nblocks + c);
             }
         if (nf == 0) /* nothing ran: only if adj were not symmetric (b next to c, c not next to b); rescan */
-            for (int64_t c = 0; c < nblocks; c++) {
-                int32_t s = done[c], ready = !queued[c] && s < S;
-                for (int64_t q = 0; q < bd && ready; q++) ready = done[adj[c * bd + q]] >= s;
-                if (ready) queued[c] = 1, heap_push(heaps + owner[c], prio, s * nblocks + c), nf = -1;
-            }
+            for (int64_t c = 0; c < nblocks; c++)
+                if (ready_in_simulation(c, done, queued, adj, bd, S))
+                    queued[c] = 1, heap_push(heaps + owner[c], prio, done[c] * nblocks + c), nf = -1;
         if (nf == 0) status = -2, left = 0; /* and nothing can run: a task reads a later stage (a bug) */
         left -= nf > 0 ? nf : 0;
     }
@@ -253,6 +264,12 @@ INLINE int inputs_ready(const schedule *sc, const int32_t *done, int64_t b, int3
     for (int64_t j = 0; j < sc->bd; j++)
         if (__atomic_load_n(done + sc->adj[b * sc->bd + j], __ATOMIC_ACQUIRE) < s) return 0;
     return 1;
+}
+
+/* This thread's cursors at the heads of its lists t, t + nt, ... (see next_task). */
+INLINE void start_cursors(const schedule *sc, int64_t *cursor, int t, int nt)
+{
+    for (int64_t j = 0, l = t; l < sc->lists; j++, l += nt) cursor[j] = sc->offsets[l];
 }
 
 /* The next task this thread runs, its inputs done; -1 when its lists are done.
@@ -304,7 +321,7 @@ void cheb_forward(int64_t n, int64_t d, const int64_t *index, const float *weigh
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t cursor[(sc->lists + nt - 1) / nt];
-        for (int64_t j = 0, l = t; l < sc->lists; j++, l += nt) cursor[j] = sc->offsets[l];
+        start_cursors(sc, cursor, t, nt);
         const float *rows[K];
         for (int64_t task; (task = next_task(sc, done, cursor, t, nt)) >= 0;) {
             int32_t s = task / sc->nblocks;
@@ -345,13 +362,14 @@ void cheb_backward(int64_t n, int64_t d, const int64_t *index, const float *weig
                         dW + t * K * cin * cout16, db + t * cout16);
         if (dx) {
             int64_t cursor[(sc->lists + nt - 1) / nt];
-            for (int64_t j = 0, l = t; l < sc->lists; j++, l += nt) cursor[j] = sc->offsets[l];
+            start_cursors(sc, cursor, t, nt);
             for (int64_t task; (task = next_task(sc, done, cursor, t, nt)) >= 0;) {
                 int32_t s = task / sc->nblocks;
                 int64_t b = task % sc->nblocks, i0 = b * sc->chunk, k = K - 1 - s;
                 int64_t i1 = i0 + sc->chunk < n ? i0 + sc->chunk : n;
                 float *out = k == 0 ? dx : scratch[k % 3];
-                const float *b1 = k + 1 < K ? scratch[(k + 1) % 3] : NULL, *b2 = k + 2 < K ? scratch[(k + 2) % 3] : NULL;
+                const float *b1 = k + 1 < K ? scratch[(k + 1) % 3] : NULL;
+                const float *b2 = k + 2 < K ? scratch[(k + 2) % 3] : NULL;
                 const float *gi = g + i0 * B * cout;
                 for (int64_t i = i0; i < i1 && b1; i++)
                     step_row(index + i * d, weight + i * d, d, k == 0 ? 1.0f : 2.0f, b1, b2 ? b2 + i * m : NULL,
