@@ -61,17 +61,31 @@ INLINE void step_row(const int64_t *restrict nb, const float *restrict w, int64_
 }
 
 /* R rows of a 16-column output tile at column o, in place:
- * t[r] += sum_s sum_c xs[s][r*nin + c] W[s, c, o:o+16]   (t: R x 16). */
+ * t[r] += sum_s sum_c xs[s][r*nin + c] W[s, c, o:o+16]   (t: R x 16).
+ * Each row has a pointer of its own (the empty asm keeps it one), so that the broadcast operand is
+ * base + displacement: with the row offset r * nin as an index register, Intel cores split each FMA in
+ * two micro-ops. */
 INLINE void tile(int R, int64_t nsrc, const float *const *xs, int64_t nin, const float *W, int64_t nout16,
                  int64_t o, float *t)
 {
     v16 acc[ROWS_MAX];
     for (int r = 0; r < R; r++) acc[r] = load(t + r * 16);
     for (int64_t s = 0; s < nsrc; s++) {
-        const float *x = xs[s], *w = W + s * nin * nout16 + o;
-        for (int64_t c = 0; c < nin; c++) {
+        const float *w = W + s * nin * nout16 + o, *x[ROWS_MAX];
+        for (int r = 0; r < R; r++) x[r] = xs[s] + r * nin;
+        int64_t c = 0;
+        for (; c + 4 <= nin; c += 4) {
+            v16 w0 = load(w + c * nout16), w1 = load(w + (c + 1) * nout16);
+            v16 w2 = load(w + (c + 2) * nout16), w3 = load(w + (c + 3) * nout16);
+            for (int r = 0; r < R; r++) {
+                acc[r] += x[r][0] * w0, acc[r] += x[r][1] * w1, acc[r] += x[r][2] * w2, acc[r] += x[r][3] * w3;
+                x[r] += 4;
+                __asm__("" : "+r"(x[r]));
+            }
+        }
+        for (; c < nin; c++) {
             v16 wc = load(w + c * nout16);
-            for (int r = 0; r < R; r++) acc[r] += x[r * nin + c] * wc;
+            for (int r = 0; r < R; r++) acc[r] += *x[r]++ * wc;
         }
     }
     for (int r = 0; r < R; r++) store(t + r * 16, acc[r]);
