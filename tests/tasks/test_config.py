@@ -42,6 +42,7 @@ def test_yaml_file_and_round_trip(tmp_path):
         ("data.split=0.5", "data.split must be a list of float"),
         ("trainer.progress=yes please", "trainer.progress must be bool"),
         ("data.noise", "must look like section.key=value"),
+        ("trainer.bn_batches=-1", "trainer.bn_batches must be >= 0 (0: off), got -1"),
     ],
 )
 def test_bad_keys_and_values_name_the_key(override, message):

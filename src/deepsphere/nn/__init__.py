@@ -6,14 +6,15 @@ Tensors are ``(batch, vertex, channel)``.
   ``2 L / λmax − I`` as movable, saveable buffers.
 - :class:`Pool`, :class:`Unpool`, :class:`LearnedUnpool` — along a sampling's hierarchy (full or partial
   sky); :class:`GlobalPool` — mean / max / variance over the vertices.
-- :class:`BatchNorm` — batch normalisation over the vertices.
+- :class:`BatchNorm` — batch normalisation over the vertices; :func:`recalibrate_batch_norm` — its
+  statistics re-estimated from batches of data ("precise BN").
 - :class:`SphericalCNN` (classifier / regressor) and :class:`SphericalUNet` (per-pixel outputs).
 """
 
 from .chebconv import ChebConv
 from .laplacian import RescaledLaplacian
 from .models import ConvBlock, SphericalCNN, SphericalUNet, sphere_laplacian
-from .norm import BatchNorm
+from .norm import BatchNorm, recalibrate_batch_norm
 from .pooling import GlobalPool, LearnedUnpool, Pool, Unpool
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "SphericalCNN",
     "SphericalUNet",
     "Unpool",
+    "recalibrate_batch_norm",
     "sphere_laplacian",
 ]

@@ -78,6 +78,13 @@ class TrainerConfig:
     checkpoint_every_n_steps: int = 50  # also save last.ckpt mid-epoch, to resume after an interruption
     log_every_n_steps: int = 10
     progress: bool = True
+    # before each validation, batch norms' statistics re-estimated on this many of the epoch's training
+    # batches (deepsphere.nn.recalibrate_batch_norm); 0: keep the running averages
+    bn_batches: int = 32
+
+    def __post_init__(self) -> None:
+        if self.bn_batches < 0:
+            raise ConfigError(f"trainer.bn_batches must be >= 0 (0: off), got {self.bn_batches!r}")
 
 
 @dataclass

@@ -9,6 +9,7 @@ memory-mapped store. :class:`MapDataModule` serves patches of the train/val/test
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import shutil
@@ -175,12 +176,13 @@ class SplitDataModule(L.LightningDataModule):
         self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
         self.train_sampler: EpochBatchSampler | None = None
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _sampler(self, split: str, shuffle: bool) -> EpochBatchSampler:
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        sampler = EpochBatchSampler(
-            len(self.datasets[split]), self.batch_size, shuffle, self.seed, rank, world
-        )
+        return EpochBatchSampler(len(self.datasets[split]), self.batch_size, shuffle, self.seed, rank, world)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        sampler = self._sampler(split, shuffle)
         cls = ResumableLoader if split == "train" else DataLoader
         loader = cls(
             self.datasets[split],
@@ -194,6 +196,16 @@ class SplitDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
+
+    def training_inputs(self, epoch: int, batches: int) -> Iterator[torch.Tensor]:
+        """The inputs (each batch's first tensor) of the first ``batches`` training batches of ``epoch``,
+        as trained (same keys, so the same noise), from a loader of their own in this process: the
+        training loader's iteration is left alone."""
+        sampler = self._sampler("train", shuffle=True)
+        sampler.set_epoch(epoch)
+        loader = DataLoader(self.datasets["train"], batch_sampler=sampler)
+        for inputs, *_ in itertools.islice(loader, batches):
+            yield inputs
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)

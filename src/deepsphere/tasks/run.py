@@ -23,8 +23,10 @@ import yaml
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.trainer.states import TrainerFn
 
 from ..data import atomic_write
+from ..nn import recalibrate_batch_norm
 from .base import TaskModule, task_api
 from .config import Config, apply_overrides, config_from_dict
 from .datamodule import TrackTrainedBatches
@@ -42,6 +44,27 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
         atomic_write(path, lambda tmp: torch.save(checkpoint, tmp), overwrite=True)
+
+
+class PreciseBatchNorm(L.Callback):
+    """Before each validation while fitting, the batch norms' statistics re-estimated from the first
+    ``batches`` training batches of the epoch just trained (:func:`~deepsphere.nn.recalibrate_batch_norm`),
+    so that validation, the checkpoints and what is tested later use them, not the running averages.
+    Under DDP each process estimates them on its share of the batches, then they are averaged."""
+
+    def __init__(self, batches: int) -> None:
+        self.batches = batches
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
+            return
+        inputs = trainer.datamodule.training_inputs(trainer.current_epoch, self.batches)
+        with trainer.precision_plugin.forward_context():
+            recalibrate_batch_norm(module, (x.to(module.device) for x in inputs))
+        for norm in module.modules():
+            if isinstance(norm, torch.nn.modules.batchnorm._BatchNorm) and norm.track_running_stats:
+                for stat in (norm.running_mean, norm.running_var):
+                    stat.copy_(trainer.strategy.reduce(stat, reduce_op="mean"))
 
 
 @dataclass
@@ -103,6 +126,8 @@ def make_trainer(
     )
     last.CHECKPOINT_NAME_LAST = "last"
     cbs: list[L.Callback] = [TrackTrainedBatches(), best, last, *callbacks]
+    if t.bn_batches > 0:
+        cbs.insert(0, PreciseBatchNorm(t.bn_batches))
     if t.patience > 0:
         cbs.append(EarlyStopping("val/loss", patience=t.patience, mode="min"))
     if t.progress:
