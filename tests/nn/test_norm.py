@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from deepsphere.graph import knn_graph
-from deepsphere.nn import BatchNorm, ChebConv, recalibrate_batch_norm
+from deepsphere.nn import BatchNorm, ChebConv, batch_norms, recalibrate_batch_norm
 from deepsphere.sampling import HEALPix
 
 
@@ -106,3 +106,12 @@ def test_recalibrate_bad_inputs_leave_the_statistics():
         assert block[1].momentum == 0.1
     with pytest.raises(ValueError, match="no batch norm layer"):
         recalibrate_batch_norm(torch.nn.Linear(2, 2), [torch.zeros(1, 2)])
+
+
+def test_batch_norms_are_those_with_running_statistics():
+    ours, torchs = BatchNorm(3), torch.nn.BatchNorm2d(2)
+    model = torch.nn.Sequential(
+        ours, torch.nn.Linear(3, 3), torch.nn.BatchNorm1d(3, track_running_stats=False), torchs
+    )
+    assert batch_norms(model) == [ours, torchs]
+    assert batch_norms(torch.nn.Linear(2, 2)) == []

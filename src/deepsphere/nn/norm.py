@@ -29,6 +29,15 @@ class BatchNorm(torch.nn.BatchNorm1d):
         return super().forward(x.reshape(-1, x.shape[2])).view(x.shape)
 
 
+def batch_norms(model: torch.nn.Module) -> list[torch.nn.modules.batchnorm._BatchNorm]:
+    """The batch norms of ``model`` (ours and torch's) that keep running statistics."""
+    return [
+        m
+        for m in model.modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    ]
+
+
 def recalibrate_batch_norm(model: torch.nn.Module, inputs: Iterable[torch.Tensor]) -> int:
     """Re-estimate the running statistics of every batch norm in ``model`` from ``inputs`` ("precise BN").
 
@@ -42,11 +51,7 @@ def recalibrate_batch_norm(model: torch.nn.Module, inputs: Iterable[torch.Tensor
     Returns the number of batches used; raises ValueError if ``inputs`` is empty or the model has no
     batch norm.
     """
-    norms = [
-        m
-        for m in model.modules()
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats
-    ]
+    norms = batch_norms(model)
     if not norms:
         raise ValueError("model has no batch norm layer with running statistics to recalibrate")
     momenta = [m.momentum for m in norms]

@@ -26,7 +26,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
 
 from ..data import atomic_write
-from ..nn import recalibrate_batch_norm
+from ..nn import batch_norms, recalibrate_batch_norm
 from .base import TaskModule, task_api
 from .config import Config, apply_overrides, config_from_dict
 from .datamodule import TrackTrainedBatches
@@ -56,15 +56,15 @@ class PreciseBatchNorm(L.Callback):
         self.batches = batches
 
     def on_validation_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
+        norms = batch_norms(module)
+        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or not norms:
             return
         inputs = trainer.datamodule.training_inputs(trainer.current_epoch, self.batches)
         with trainer.precision_plugin.forward_context():
             recalibrate_batch_norm(module, (x.to(module.device) for x in inputs))
-        for norm in module.modules():
-            if isinstance(norm, torch.nn.modules.batchnorm._BatchNorm) and norm.track_running_stats:
-                for stat in (norm.running_mean, norm.running_var):
-                    stat.copy_(trainer.strategy.reduce(stat, reduce_op="mean"))
+        for norm in norms:
+            for stat in (norm.running_mean, norm.running_var):
+                stat.copy_(trainer.strategy.reduce(stat, reduce_op="mean"))
 
 
 @dataclass
