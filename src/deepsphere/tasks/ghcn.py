@@ -246,7 +246,7 @@ def summary(result: Any, config: GHCNConfig) -> list[str]:
     what = "tomorrow's TMIN/TMAX" if config.data.target == "forecast" else "the day of the year"
     lines = [f"test R² for {what}:", f"  K = {config.model.K:<3} {d['r2']:.3f}"]
     for name, r in result.baselines.items():
-        lines.append(f"  {name:<7} {r['r2']:.3f}")
+        lines.append(f"  {name.replace('=', ' = '):<7} {r['r2']:.3f}")  # the config's "K=1" as "K = 1"
     if "mean_error_days" in d:
         lines.append(f"mean error: {d['mean_error_days']:.1f} days")
     return lines
