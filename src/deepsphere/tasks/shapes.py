@@ -259,7 +259,7 @@ def inputs_figure(data: SplitDataModule, model: ShapeClassifier) -> Any:
         (c, int(np.flatnonzero(labels == c)[0])) for c in range(len(model.classes)) if (labels == c).any()
     ]
     shown = shown[:6]
-    fig = plt.figure(figsize=(8, 2.2 * len(shown)))
+    fig = plt.figure(figsize=(8, 2.6 * len(shown)), layout="constrained")  # titles clear of colorbars
     for row, (c, i) in enumerate(shown):
         x = np.asarray(train.inputs[i])
         for col, (channel, what) in enumerate(((0, "depth"), (3, "hull depth"))):
