@@ -70,3 +70,27 @@ def train_tiny(tmp_path_factory, cache_dir):
         return cwd, done
 
     return train
+
+
+@pytest.fixture
+def reestimated_bn(cache_dir, monkeypatch):
+    """``reestimated_bn(checkpoint, epoch, rank=0, world=1)`` → (the checkpoint's batch norms, the same
+    model's batch norms re-estimated on that process's share of ``epoch``'s first 32 training batches,
+    the number of batches used)."""
+    import copy
+    from types import SimpleNamespace
+
+    from deepsphere.nn import batch_norms, recalibrate_batch_norm
+    from deepsphere.tasks.base import TaskModule, task_api
+
+    monkeypatch.setenv("DEEPSPHERE_CACHE", str(cache_dir))
+
+    def reestimate(checkpoint: Path, epoch: int, rank: int = 0, world: int = 1):
+        model = TaskModule.load_checkpoint(checkpoint)
+        data = task_api(model.config.task).datamodule_for(model, model.config, None)
+        data.trainer = SimpleNamespace(global_rank=rank, world_size=world)
+        again = copy.deepcopy(model)
+        used = recalibrate_batch_norm(again, data.training_inputs(epoch, 32))
+        return batch_norms(model), batch_norms(again), used
+
+    return reestimate

@@ -71,23 +71,16 @@ def test_same_folder_again_is_refused_without_flags(trained, run_cli, tiny):
     assert (cwd / "run/report.json").read_text() == before
 
 
-def test_checkpoints_hold_batch_norm_statistics_of_the_training_data(trained, cache_dir, monkeypatch):
+def test_checkpoints_hold_batch_norm_statistics_of_the_training_data(trained, reestimated_bn):
     """trainer.bn_batches (default 32): before each validation the statistics are re-estimated on the
     epoch's training batches, so the best checkpoint holds exactly those (not the running averages)."""
-    from deepsphere.nn import BatchNorm, recalibrate_batch_norm
-    from deepsphere.tasks.base import TaskModule, task_api
-
-    monkeypatch.setenv("DEEPSPHERE_CACHE", str(cache_dir))
     cwd, _ = trained
     path = cwd / "run/checkpoints/best.ckpt"
-    model = TaskModule.load_checkpoint(path)
     epoch = torch.load(path, map_location="cpu", weights_only=False)["epoch"]
-    data = task_api(model.config.task).datamodule_for(model, model.config, None)
-    saved = [m.running_var.clone() for m in model.modules() if isinstance(m, BatchNorm)]
-    assert recalibrate_batch_norm(model, data.training_inputs(epoch, 32)) == 18  # 288 samples / 16
-    again = [m.running_var for m in model.modules() if isinstance(m, BatchNorm)]
+    saved, again, used = reestimated_bn(path, epoch)
+    assert used == 18  # 288 samples / 16
     for old, new in zip(saved, again, strict=True):
-        torch.testing.assert_close(old, new)
+        torch.testing.assert_close(old.running_var, new.running_var)
 
 
 def test_evaluate_reproduces_the_test_accuracy(trained, run_cli):
