@@ -57,6 +57,23 @@ def test_pool_matches_loop_reference(name, mode):
     np.testing.assert_allclose(y, numpy_pool(x, parent, coarse.npix, mode, s.area), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("consecutive", [True, False])
+def test_weighted_avg_pool_gradient(consecutive):
+    """float64 gradcheck of the area-weighted mean, on groups of 4 consecutive children (the batched
+    product) and on the same groups shuffled (the scatter path); both against the loop reference."""
+    rng = np.random.default_rng(7)
+    parent = np.repeat(np.arange(12), 4)
+    if not consecutive:
+        parent = rng.permutation(parent)
+    area = rng.uniform(0.5, 2.0, parent.size)
+    pool = Pool(parent, area=area).double()
+    assert bool(pool.group) == consecutive
+    x = torch.from_numpy(rng.standard_normal((2, parent.size, 3))).requires_grad_()
+    ref = numpy_pool(x.detach().numpy(), parent, 12, "avg", area)
+    np.testing.assert_allclose(pool(x).detach().numpy(), ref, rtol=1e-6, atol=1e-7)  # float32 weights
+    assert torch.autograd.gradcheck(pool, (x,))
+
+
 def test_avg_pool_conserves_the_integral_of_exact_cells():
     s = CubedSphere(8)  # exact cell solid angles: a coarse cell is the union of its 4 children
     coarse, _ = s.coarsen()

@@ -98,12 +98,12 @@ class Pool(_Hierarchy):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xt = self._check(x, self.n_fine, "x")
-        if self.mode == "avg":
+        if self.mode == "avg" and self.group:  # per coarse vertex a (1 × group)·(group × B·C) product
+            w = self.weight.to(xt.dtype).view(self.n_coarse, 1, self.group)
+            out = torch.bmm(w, xt.reshape(self.n_coarse, self.group, -1)).view(self.n_coarse, *xt.shape[1:])
+        elif self.mode == "avg":
             weighted = xt * self.weight.to(xt.dtype)[:, None, None]
-            if self.group:
-                out = weighted.reshape(self.n_coarse, self.group, *xt.shape[1:]).sum(1)
-            else:
-                out = xt.new_zeros((self.n_coarse, *xt.shape[1:])).index_add_(0, self.parent, weighted)
+            out = xt.new_zeros((self.n_coarse, *xt.shape[1:])).index_add_(0, self.parent, weighted)
         elif self.group:
             out = xt.reshape(self.n_coarse, self.group, *xt.shape[1:]).amax(1)
         else:
