@@ -22,6 +22,7 @@ source, the compiler's version and the CPU's flags (a cache shared between diffe
 library per CPU). The library's OpenMP is the libgomp torch loaded, and it runs on
 ``torch.get_num_threads()`` threads.
 Without a working compiler ``available()`` is false and ChebConv's ``"auto"`` backend uses numba.
+The same library holds :class:`deepsphere.nn.BatchNorm`'s kernels (without it, torch's batch norm runs).
 """
 
 from __future__ import annotations
@@ -106,6 +107,11 @@ def _build_and_load() -> ctypes.CDLL:
     lib.cheb_forward.argtypes = [i64, i64, ptr, ptr, *[i64] * 5, *[ptr] * 4, schedule, ptr, ctypes.c_int]
     lib.cheb_backward.argtypes = [i64, i64, ptr, ptr, *[i64] * 6, *[ptr] * 7, schedule, ptr, ctypes.c_int]
     lib.cheb_schedule.argtypes = [i64, i64, i64, ptr, ptr, i64, ptr, ptr, ptr]
+    n_c, flag, threads = [i64, i64], ctypes.c_int, ctypes.c_int  # the batch norm's (see .norm)
+    lib.bn_stats.argtypes = [*n_c, ptr, ptr, threads]
+    lib.bn_forward.argtypes = [*n_c, *[ptr] * 4, flag, ptr, threads]
+    lib.bn_backward_sums.argtypes = [*n_c, *[ptr] * 4, flag, ptr, threads]
+    lib.bn_backward.argtypes = [*n_c, *[ptr] * 3, flag, *[ptr] * 5, threads]
     return lib
 
 

@@ -45,13 +45,13 @@ def hierarchy(sampling: Any, n_levels: int, step: int) -> list[Any]:
 
 
 class ConvBlock(torch.nn.Sequential):
-    """ChebConv → BatchNorm → ReLU: (B, V, in_channels) → (B, V, out_channels)."""
+    """ChebConv → BatchNorm → ReLU (the last two fused, :class:`BatchNorm` with ``relu``):
+    (B, V, in_channels) → (B, V, out_channels)."""
 
     def __init__(self, in_channels: int, out_channels: int, K: int, laplacian: RescaledLaplacian) -> None:
         super().__init__(
             ChebConv(in_channels, out_channels, K, laplacian, bias=False),
-            BatchNorm(out_channels),
-            torch.nn.ReLU(),
+            BatchNorm(out_channels, relu=True),
         )
 
 

