@@ -74,6 +74,34 @@ def test_weighted_avg_pool_gradient(consecutive):
     assert torch.autograd.gradcheck(pool, (x,))
 
 
+@pytest.mark.parametrize("name", ["healpix", "healpix-partial", "icosahedral", "cubed"])
+def test_max_pool_gradient_reaches_each_groups_maximum(name):
+    """The output gradient goes to the largest child of each group; on tied children (a ReLU's zeros) it
+    is shared equally, so each group's input gradient still sums to its output gradient."""
+    s = SAMPLINGS[name]
+    coarse, parent = s.coarsen()
+    rng = np.random.default_rng(11)
+    pool = Pool.from_sampling(s, mode="max")
+    x = torch.from_numpy(rng.standard_normal((2, s.npix, 3))).requires_grad_()
+    grad = torch.from_numpy(rng.standard_normal((2, coarse.npix, 3)))
+    pool(x).backward(grad)
+    expected = np.zeros(x.shape)
+    xs = x.detach().numpy()
+    for p in range(coarse.npix):
+        children = np.flatnonzero(parent == p)
+        winner = children[xs[:, children].argmax(axis=1)]  # (2, 3)
+        for b in range(2):
+            for c in range(3):
+                expected[b, winner[b, c], c] = grad[b, p, c]
+    np.testing.assert_allclose(x.grad.numpy(), expected)
+
+    x = torch.relu(x.detach() - 1).requires_grad_()  # many groups of tied zeros
+    pool(x).backward(grad)
+    group_sums = np.zeros(grad.shape)
+    np.add.at(group_sums, (slice(None), parent), x.grad.numpy())
+    np.testing.assert_allclose(group_sums, grad.numpy(), atol=1e-12)
+
+
 def test_avg_pool_conserves_the_integral_of_exact_cells():
     s = CubedSphere(8)  # exact cell solid angles: a coarse cell is the union of its 4 children
     coarse, _ = s.coarsen()

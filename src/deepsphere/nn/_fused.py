@@ -94,7 +94,7 @@ def _build_and_load() -> ctypes.CDLL:
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # build aside, then rename: atomic
             built = Path(tmp) / path.name
             result = subprocess.run(
-                [compiler, *FLAGS, "-o", str(built), str(SOURCE)], capture_output=True, text=True
+                [compiler, *FLAGS, "-o", str(built), str(SOURCE), "-lm"], capture_output=True, text=True
             )
             if result.returncode != 0:
                 raise BuildError(f"{compiler} failed on {SOURCE.name}:\n{result.stderr.strip()}")
@@ -107,11 +107,9 @@ def _build_and_load() -> ctypes.CDLL:
     lib.cheb_forward.argtypes = [i64, i64, ptr, ptr, *[i64] * 5, *[ptr] * 4, schedule, ptr, ctypes.c_int]
     lib.cheb_backward.argtypes = [i64, i64, ptr, ptr, *[i64] * 6, *[ptr] * 7, schedule, ptr, ctypes.c_int]
     lib.cheb_schedule.argtypes = [i64, i64, i64, ptr, ptr, i64, ptr, ptr, ptr]
-    n_c, flag, threads = [i64, i64], ctypes.c_int, ctypes.c_int  # the batch norm's (see .norm)
-    lib.bn_stats.argtypes = [*n_c, ptr, ptr, threads]
-    lib.bn_forward.argtypes = [*n_c, *[ptr] * 4, flag, ptr, threads]
-    lib.bn_backward_sums.argtypes = [*n_c, *[ptr] * 4, flag, ptr, threads]
-    lib.bn_backward.argtypes = [*n_c, *[ptr] * 3, flag, *[ptr] * 5, threads]
+    flag = ctypes.c_int  # the batch norm's (see .norm)
+    lib.bn_forward.argtypes = [i64, i64, *[ptr] * 3, ctypes.c_double, flag, *[ptr] * 4, ctypes.c_int]
+    lib.bn_backward.argtypes = [i64, i64, *[ptr] * 3, flag, *[ptr] * 6, ctypes.c_int]
     return lib
 
 

@@ -14,6 +14,7 @@
 #include <omp.h>
 #include <sched.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,9 +399,10 @@ void cheb_backward(int64_t n, int64_t d, const int64_t *index, const float *weig
 }
 
 /* ---- Batch normalisation over the rows of (n, c) float32 arrays, optionally followed by ReLU ----
- * Statistics per channel over all n rows; the sums are per thread, in double (a float's square is exact
- * in double, so E[x^2] - E[x]^2 loses ~1e-16 (mean/std)^2, not float's 1e-7 (mean/std)^2), and the caller
- * adds the nthreads rows of `sums` (zeroed by it: OpenMP may run fewer threads than asked). */
+ * Statistics per channel over all n rows. Each thread sums its rows in double (a float's square is exact
+ * in double, so E[x^2] - E[x]^2 loses ~1e-16 (mean/std)^2, not float's 1e-7 (mean/std)^2); one thread
+ * then adds the partial sums and forms the per-channel coefficients; all threads apply them. gamma, beta
+ * NULL: 1 and 0. Both return 0, or -1 if memory ran out. */
 
 /* g where keep, else +0: ReLU's gradient, as a bit mask (exact for any g, NaN included); gcc vectorises
  * this loop body, not the equivalent `keep ? g : 0` (measured 12x slower). */
@@ -413,67 +415,91 @@ INLINE float keep_if(float g, int keep)
     return g;
 }
 
-/* sums (nthreads, 2, c): per thread (sum x, sum x^2) per channel. */
-void bn_stats(int64_t n, int64_t c, const float *x, double *sums, int nthreads)
+/* y = (x - mean) gamma / sqrt(var + eps) + beta, then max(y, 0) if relu, with the batch's mean and biased
+ * variance; writes mean and invstd = 1 / sqrt(var + eps) (double, for the backward) and var (float). */
+int bn_forward(int64_t n, int64_t c, const float *x, const float *gamma, const float *beta, double eps, int relu,
+               float *y, double *mean, double *invstd, float *var, int nthreads)
 {
+    double *part = malloc(sizeof *part * 2 * c * nthreads); /* per thread: sum x, sum x^2 */
+    float *m = malloc(sizeof *m * 3 * c), *scale = m + c, *shift = m + 2 * c;
+    if (!part || !m) return free(part), free(m), -1;
 #pragma omp parallel num_threads(nthreads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        double s[c], q[c];
-        for (int64_t j = 0; j < c; j++) s[j] = q[j] = 0.0;
+        double *s = part + 2 * c * t, *q = s + c, sl[c], ql[c]; /* local: no store may alias x */
+        for (int64_t j = 0; j < c; j++) sl[j] = ql[j] = 0.0;
         for (int64_t r = n * t / nt; r < n * (t + 1) / nt; r++)
 #pragma omp simd
             for (int64_t j = 0; j < c; j++) {
                 double v = x[r * c + j];
-                s[j] += v, q[j] += v * v;
+                sl[j] += v, ql[j] += v * v;
             }
-        for (int64_t j = 0; j < c; j++) sums[2 * c * t + j] = s[j], sums[2 * c * t + c + j] = q[j];
-    }
-}
-
-/* y = (x - mean) scale + shift, then max(y, 0) if relu. */
-void bn_forward(int64_t n, int64_t c, const float *x, const float *mean, const float *scale, const float *shift,
-                int relu, float *y, int nthreads)
-{
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-    for (int64_t r = 0; r < n; r++)
-#pragma omp simd
+        for (int64_t j = 0; j < c; j++) s[j] = sl[j], q[j] = ql[j];
+#pragma omp barrier
+#pragma omp single
         for (int64_t j = 0; j < c; j++) {
-            float v = (x[r * c + j] - mean[j]) * scale[j] + shift[j];
-            y[r * c + j] = relu && v < 0.0f ? 0.0f : v;
-        }
+            double sum = 0.0, squares = 0.0;
+            for (int u = 0; u < nt; u++) sum += part[2 * c * u + j], squares += part[2 * c * u + c + j];
+            double mu = sum / n, v = squares / n - mu * mu;
+            v = v > 0.0 ? v : 0.0;
+            mean[j] = mu, var[j] = (float)v, invstd[j] = 1.0 / sqrt(v + eps);
+            m[j] = (float)mu, scale[j] = (float)(invstd[j] * (gamma ? gamma[j] : 1.0f));
+            shift[j] = beta ? beta[j] : 0.0f;
+        } /* implicit barrier */
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < n; r++)
+#pragma omp simd
+            for (int64_t j = 0; j < c; j++) {
+                float v = (x[r * c + j] - m[j]) * scale[j] + shift[j];
+                y[r * c + j] = relu && v < 0.0f ? 0.0f : v;
+            }
+    }
+    free(part), free(m);
+    return 0;
 }
 
-/* With g = dy, zeroed where relu and y <= 0 (ReLU's gradient; y is read either way, so never NULL): sums (nthreads, 2, c) per thread
- * (sum g, sum g (x - mean)) per channel. The accumulators and the mean are local copies, which the
- * compiler knows no store changes. */
-void bn_backward_sums(int64_t n, int64_t c, const float *dy, const float *y, const float *x, const double *mean,
-                      int relu, double *sums, int nthreads)
+/* From dy and the forward's x, y (read even without relu: never NULL), mean and invstd, with g = dy zeroed
+ * where relu and y <= 0 and xhat = (x - mean) invstd: dbeta = sum g, dgamma = sum g xhat (each NULL: not
+ * wanted) and dx = gamma invstd (g - dbeta / n - xhat dgamma / n) (dx NULL: not wanted). */
+int bn_backward(int64_t n, int64_t c, const float *dy, const float *y, const float *x, int relu, const float *gamma,
+                const double *mean, const double *invstd, float *dx, float *dgamma, float *dbeta, int nthreads)
 {
+    double *part = malloc(sizeof *part * 2 * c * nthreads); /* per thread: sum g, sum g (x - mean) */
+    float *m = malloc(sizeof *m * 4 * c), *p = m + c, *u = m + 2 * c, *v = m + 3 * c;
+    if (!part || !m) return free(part), free(m), -1;
 #pragma omp parallel num_threads(nthreads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        double s[c], q[c], m[c];
-        for (int64_t j = 0; j < c; j++) s[j] = q[j] = 0.0, m[j] = mean[j];
+        double *s = part + 2 * c * t, *q = s + c, sl[c], ql[c], ml[c];
+        for (int64_t j = 0; j < c; j++) sl[j] = ql[j] = 0.0, ml[j] = mean[j];
         for (int64_t r = n * t / nt; r < n * (t + 1) / nt; r++)
 #pragma omp simd
             for (int64_t j = 0; j < c; j++) {
                 double g = keep_if(dy[r * c + j], !relu | (y[r * c + j] > 0.0f));
-                s[j] += g, q[j] += g * (x[r * c + j] - m[j]);
+                sl[j] += g, ql[j] += g * (x[r * c + j] - ml[j]);
             }
-        for (int64_t j = 0; j < c; j++) sums[2 * c * t + j] = s[j], sums[2 * c * t + c + j] = q[j];
-    }
-}
-
-/* dx = g p + (x - mean) u + v, g as in bn_backward_sums. */
-void bn_backward(int64_t n, int64_t c, const float *dy, const float *y, const float *x, int relu, const float *mean,
-                 const float *p, const float *u, const float *v, float *dx, int nthreads)
-{
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-    for (int64_t r = 0; r < n; r++)
-#pragma omp simd
+        for (int64_t j = 0; j < c; j++) s[j] = sl[j], q[j] = ql[j];
+#pragma omp barrier
+#pragma omp single
         for (int64_t j = 0; j < c; j++) {
-            float g = keep_if(dy[r * c + j], !relu | (y[r * c + j] > 0.0f));
-            dx[r * c + j] = g * p[j] + (x[r * c + j] - mean[j]) * u[j] + v[j];
+            double sum_g = 0.0, sum_gx = 0.0;
+            for (int w = 0; w < nt; w++) sum_g += part[2 * c * w + j], sum_gx += part[2 * c * w + c + j];
+            double sum_g_xhat = sum_gx * invstd[j], pj = (gamma ? gamma[j] : 1.0) * invstd[j];
+            if (dbeta) dbeta[j] = (float)sum_g;
+            if (dgamma) dgamma[j] = (float)sum_g_xhat;
+            m[j] = (float)mean[j], p[j] = (float)pj;
+            u[j] = (float)(-pj * invstd[j] * sum_g_xhat / n), v[j] = (float)(-pj * sum_g / n);
+        } /* implicit barrier */
+        if (dx) {
+#pragma omp for schedule(static)
+            for (int64_t r = 0; r < n; r++)
+#pragma omp simd
+                for (int64_t j = 0; j < c; j++) {
+                    float g = keep_if(dy[r * c + j], !relu | (y[r * c + j] > 0.0f));
+                    dx[r * c + j] = g * p[j] + (x[r * c + j] - m[j]) * u[j] + v[j];
+                }
         }
+    }
+    free(part), free(m);
+    return 0;
 }
