@@ -415,6 +415,13 @@ INLINE float keep_if(float g, int keep)
     return g;
 }
 
+/* Channel j's two sums over the nt threads' partial sums part (nthreads, 2, c), in thread order. */
+INLINE void thread_totals(const double *part, int64_t c, int nt, int64_t j, double *first, double *second)
+{
+    *first = *second = 0.0;
+    for (int u = 0; u < nt; u++) *first += part[2 * c * u + j], *second += part[2 * c * u + c + j];
+}
+
 /* y = (x - mean) gamma / sqrt(var + eps) + beta, then max(y, 0) if relu, with the batch's mean and biased
  * variance; writes mean and invstd = 1 / sqrt(var + eps) (double, for the backward) and var (float). */
 int bn_forward(int64_t n, int64_t c, const float *x, const float *gamma, const float *beta, double eps, int relu,
@@ -426,7 +433,7 @@ int bn_forward(int64_t n, int64_t c, const float *x, const float *gamma, const f
 #pragma omp parallel num_threads(nthreads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        double *s = part + 2 * c * t, *q = s + c, sl[c], ql[c]; /* local: no store may alias x */
+        double sl[c], ql[c]; /* local sums: the compiler knows no store to them changes x */
         for (int64_t j = 0; j < c; j++) sl[j] = ql[j] = 0.0;
         for (int64_t r = n * t / nt; r < n * (t + 1) / nt; r++)
 #pragma omp simd
@@ -434,12 +441,12 @@ int bn_forward(int64_t n, int64_t c, const float *x, const float *gamma, const f
                 double v = x[r * c + j];
                 sl[j] += v, ql[j] += v * v;
             }
-        for (int64_t j = 0; j < c; j++) s[j] = sl[j], q[j] = ql[j];
+        memcpy(part + 2 * c * t, sl, sizeof sl), memcpy(part + 2 * c * t + c, ql, sizeof ql);
 #pragma omp barrier
 #pragma omp single
         for (int64_t j = 0; j < c; j++) {
-            double sum = 0.0, squares = 0.0;
-            for (int u = 0; u < nt; u++) sum += part[2 * c * u + j], squares += part[2 * c * u + c + j];
+            double sum, squares;
+            thread_totals(part, c, nt, j, &sum, &squares);
             double mu = sum / n, v = squares / n - mu * mu;
             v = v > 0.0 ? v : 0.0;
             mean[j] = mu, var[j] = (float)v, invstd[j] = 1.0 / sqrt(v + eps);
@@ -470,7 +477,7 @@ int bn_backward(int64_t n, int64_t c, const float *dy, const float *y, const flo
 #pragma omp parallel num_threads(nthreads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        double *s = part + 2 * c * t, *q = s + c, sl[c], ql[c], ml[c];
+        double sl[c], ql[c], ml[c];
         for (int64_t j = 0; j < c; j++) sl[j] = ql[j] = 0.0, ml[j] = mean[j];
         for (int64_t r = n * t / nt; r < n * (t + 1) / nt; r++)
 #pragma omp simd
@@ -478,12 +485,12 @@ int bn_backward(int64_t n, int64_t c, const float *dy, const float *y, const flo
                 double g = keep_if(dy[r * c + j], !relu | (y[r * c + j] > 0.0f));
                 sl[j] += g, ql[j] += g * (x[r * c + j] - ml[j]);
             }
-        for (int64_t j = 0; j < c; j++) s[j] = sl[j], q[j] = ql[j];
+        memcpy(part + 2 * c * t, sl, sizeof sl), memcpy(part + 2 * c * t + c, ql, sizeof ql);
 #pragma omp barrier
 #pragma omp single
         for (int64_t j = 0; j < c; j++) {
-            double sum_g = 0.0, sum_gx = 0.0;
-            for (int w = 0; w < nt; w++) sum_g += part[2 * c * w + j], sum_gx += part[2 * c * w + c + j];
+            double sum_g, sum_gx;
+            thread_totals(part, c, nt, j, &sum_g, &sum_gx);
             double sum_g_xhat = sum_gx * invstd[j], pj = (gamma ? gamma[j] : 1.0) * invstd[j];
             if (dbeta) dbeta[j] = (float)sum_g;
             if (dgamma) dgamma[j] = (float)sum_g_xhat;
