@@ -47,7 +47,7 @@ class _Hierarchy(torch.nn.Module):
         consecutive = len(parent) == group * n_coarse and np.array_equal(
             parent, np.arange(len(parent)) // group
         )
-        self.group = group if consecutive else 0  # 0: general scatter path
+        self.group = group if consecutive else 0  # 0: the general path (index_add for avg, a gather for max)
         self.register_buffer("parent", torch.from_numpy(parent.astype(np.int64)))
 
     def _check(self, x: torch.Tensor, n: int, name: str) -> torch.Tensor:
