@@ -228,8 +228,9 @@ def fused_chebconv(
     return _FusedChebConv.apply(x, index, weight, W, bias, keep_terms)
 
 
-def _ptr(t: torch.Tensor) -> int:
-    return t.data_ptr()
+def _ptr(t: torch.Tensor | None) -> int | None:
+    """``t``'s address, NULL for None (an optional array of the C kernels)."""
+    return None if t is None else t.data_ptr()
 
 
 def _pointers(tensors: list[torch.Tensor]) -> ctypes.Array:
@@ -288,7 +289,7 @@ class _FusedChebConv(torch.autograd.Function):
         schedule, done, threads = _wave(index, weight, max(K - 1, 1))
         lib.cheb_forward(
             n, index.shape[1], _ptr(index), _ptr(weight), batch, c_in, c_out, W_pad.shape[-1], K,
-            _pointers(terms), _ptr(W_pad), None if bias_pad is None else _ptr(bias_pad), _ptr(y),
+            _pointers(terms), _ptr(W_pad), _ptr(bias_pad), _ptr(y),
             schedule, _ptr(done), threads,
         )  # fmt: skip
         ctx.save_for_backward(index, weight, W, *(terms if keep_terms else []))
@@ -313,8 +314,7 @@ class _FusedChebConv(torch.autograd.Function):
         lib.cheb_backward(
             n, index.shape[1], _ptr(index), _ptr(weight), batch, c_in, c_out, WT.shape[-1], cout16, K,
             _pointers(terms) if need_W else None, _ptr(g), _ptr(WT), _pointers(scratch) if scratch else None,
-            None if dx is None else _ptr(dx), None if dW_parts is None else _ptr(dW_parts),
-            None if db_parts is None else _ptr(db_parts), schedule, _ptr(done), threads,
+            _ptr(dx), _ptr(dW_parts), _ptr(db_parts), schedule, _ptr(done), threads,
         )  # fmt: skip
         dW = dW_parts.sum(0)[..., :c_out] if need_W else None
         if need_bias:

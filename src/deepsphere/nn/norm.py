@@ -47,8 +47,7 @@ class BatchNorm(torch.nn.BatchNorm1d):
     def _rows(self, x: torch.Tensor) -> torch.Tensor:
         """The layer on (N, C) rows."""
         batch_statistics = self.training or self.running_mean is None
-        float32 = all(p is None or p.dtype == torch.float32 for p in (self.weight, self.bias))
-        if batch_statistics and x.shape[0] > 1 and float32 and _fused_kernel_runs(x):
+        if batch_statistics and x.shape[0] > 1 and _fused_kernel_runs(x, self.weight, self.bias):
             y, mean, var = _FusedBatchNorm.apply(x, self.weight, self.bias, self.eps, self.relu)
             if self.training and self.track_running_stats:
                 self._update_running_statistics(mean, var, x.shape[0])
@@ -69,14 +68,13 @@ class BatchNorm(torch.nn.BatchNorm1d):
         return super().extra_repr() + (", relu=True" if self.relu else "")
 
 
-def _fused_kernel_runs(x: torch.Tensor) -> bool:
+def _fused_kernel_runs(x: torch.Tensor, *params: torch.Tensor | None) -> bool:
+    """Whether the C kernel takes rows ``x`` and the affine ``params``: contiguous float32 on the CPU,
+    outside tracing and autocast, with the library built."""
     traced = torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
     cpu32 = x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
-    return cpu32 and not traced and x.is_contiguous() and _fused.available()
-
-
-def _address(t: torch.Tensor | None) -> int | None:
-    return None if t is None else t.data_ptr()
+    params32 = all(p is None or p.dtype == torch.float32 for p in params)
+    return cpu32 and params32 and not traced and x.is_contiguous() and _fused.available()
 
 
 class _FusedBatchNorm(torch.autograd.Function):
@@ -100,7 +98,7 @@ class _FusedBatchNorm(torch.autograd.Function):
         mean, invstd = torch.empty(c, dtype=torch.float64), torch.empty(c, dtype=torch.float64)
         var, y = torch.empty(c), POOL.empty((n, c), torch.float32)
         status = _fused._library().bn_forward(
-            n, c, x.data_ptr(), _address(gamma), _address(beta), eps, relu, y.data_ptr(),
+            n, c, x.data_ptr(), _fused._ptr(gamma), _fused._ptr(beta), eps, relu, y.data_ptr(),
             mean.data_ptr(), invstd.data_ptr(), var.data_ptr(), torch.get_num_threads(),
         )  # fmt: skip
         if status != 0:
@@ -122,8 +120,8 @@ class _FusedBatchNorm(torch.autograd.Function):
         dx = POOL.empty((n, c), torch.float32) if need_x else None
         d_weight, d_bias = (torch.empty(c) if need else None for need in (need_weight, need_bias))
         status = _fused._library().bn_backward(
-            n, c, g.data_ptr(), y.data_ptr(), x.data_ptr(), ctx.relu, _address(weight), mean.data_ptr(),
-            invstd.data_ptr(), _address(dx), _address(d_weight), _address(d_bias), torch.get_num_threads(),
+            n, c, g.data_ptr(), y.data_ptr(), x.data_ptr(), ctx.relu, _fused._ptr(weight), mean.data_ptr(),
+            invstd.data_ptr(), *map(_fused._ptr, (dx, d_weight, d_bias)), torch.get_num_threads(),
         )  # fmt: skip
         if status != 0:
             raise MemoryError("bn_backward: out of memory")

@@ -56,14 +56,23 @@ class _Hierarchy(torch.nn.Module):
         return x.transpose(0, 1)  # (V, B, C)
 
 
+def _sibling_ranks(parent: np.ndarray, n_coarse: int) -> np.ndarray:
+    """(V_fine,) int64: each fine vertex's rank among its coarse vertex's children, by fine vertex number."""
+    order = np.argsort(parent, kind="stable")
+    starts = np.searchsorted(parent[order], np.arange(n_coarse))
+    rank = np.empty(len(parent), dtype=np.int64)
+    rank[order] = np.arange(len(parent)) - starts[parent[order]]
+    return rank
+
+
 def _members(parent: np.ndarray, n_coarse: int) -> np.ndarray:
     """(n_coarse, m) int64: the fine vertices of each coarse vertex in increasing order, padded to the
     largest count m by repeating the first (a repeated child changes no maximum)."""
-    order = np.argsort(parent, kind="stable")
-    counts = np.bincount(parent, minlength=n_coarse)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    table = np.repeat(order[starts][:, None], counts.max(), axis=1)
-    table[parent[order], np.arange(len(parent)) - starts[parent[order]]] = order
+    rank = _sibling_ranks(parent, n_coarse)
+    first = np.empty(n_coarse, dtype=np.int64)
+    first[parent[rank == 0]] = np.flatnonzero(rank == 0)
+    table = np.repeat(first[:, None], rank.max() + 1, axis=1)
+    table[parent, rank] = np.arange(len(parent))
     return table
 
 
@@ -169,13 +178,7 @@ class LearnedUnpool(_Hierarchy):
 
     def __init__(self, in_channels: int, out_channels: int, parent: Any, n_coarse: int | None = None) -> None:
         super().__init__(parent, n_coarse)
-        parent_np = self.parent.numpy()
-        order = np.argsort(parent_np, kind="stable")
-        starts = np.searchsorted(parent_np[order], np.arange(self.n_coarse))
-        rank = np.empty(self.n_fine, dtype=np.int64)
-        rank[order] = np.arange(self.n_fine) - np.repeat(
-            starts, np.bincount(parent_np, minlength=self.n_coarse)
-        )
+        rank = _sibling_ranks(self.parent.numpy(), self.n_coarse)
         self.n_slots = int(rank.max()) + 1
         # row of the coarse (parent, slot) products that child i reads
         self.register_buffer("source", torch.from_numpy(self.parent.numpy() * self.n_slots + rank))
