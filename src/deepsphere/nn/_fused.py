@@ -252,9 +252,7 @@ def _round16(n: int) -> int:
 def _padded(w: torch.Tensor) -> torch.Tensor:
     """``w`` (..., n) zero-padded to (..., ``_round16(n)``), contiguous float32."""
     n = w.shape[-1]
-    out = torch.zeros((*w.shape[:-1], _round16(n)), dtype=torch.float32)
-    out[..., :n] = w
-    return out
+    return torch.nn.functional.pad(w.float(), (0, _round16(n) - n)).contiguous()
 
 
 def _wave(index: torch.Tensor, weight: torch.Tensor, stages: int) -> tuple[_Schedule, torch.Tensor, int]:

@@ -60,8 +60,8 @@ class BufferPool:
         """An uninitialised contiguous tensor of ``shape`` and ``dtype``, over a pooled buffer on the CPU."""
         device = torch.device(device)
         nbytes = dtype.itemsize * math.prod(shape)
-        traced = torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
-        if traced or device.type != "cpu" or dtype not in _NUMPY or nbytes < MIN_BYTES:
+        unpooled = nbytes < MIN_BYTES or device.type != "cpu" or dtype not in _NUMPY  # cheap: checked first
+        if unpooled or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
             return torch.empty(shape, dtype=dtype, device=device)
         with self._lock:
             buffers = self._free.get(nbytes)
