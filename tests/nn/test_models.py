@@ -80,6 +80,40 @@ def test_state_dict_restores_outputs_on_a_fresh_model():
     torch.testing.assert_close(a(x), b(x))
 
 
+@pytest.mark.parametrize(
+    "sampling, make",
+    [
+        (HEALPix(nside=8), lambda s: SphericalUNet(s, 2, 3, channels=(4, 8), K=3, unpool="learned")),
+        (Icosahedral(level=2), lambda s: SphericalCNN(s, 2, 3, channels=(4, 8), K=3, pool="max")),
+    ],
+    ids=["healpix-unet", "icosahedral-cnn"],
+)
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore::DeprecationWarning")
+def test_jit_trace_and_torchscript_onnx_export_run_any_batch(sampling, make, tmp_path: Path):
+    """torch.jit.trace and the TorchScript ONNX exporter (torch < 2.9's default) record plain ops: the
+    saved model and the ONNX graph give eager's outputs, at the traced batch size and another."""
+    torch.manual_seed(0)
+    model = make(sampling).eval()
+    x2, x3 = torch.randn(2, sampling.npix, 2), torch.randn(3, sampling.npix, 2)
+    with torch.no_grad():
+        expected = [model(x2), model(x3)]
+    traced = torch.jit.trace(model, (x2,))  # warns that the shape checks become constants
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer)
+    buffer.seek(0)
+    loaded = torch.jit.load(buffer)
+    for x, y in zip((x2, x3), expected, strict=True):
+        torch.testing.assert_close(loaded(x), y, rtol=1e-5, atol=1e-5)
+    ort = pytest.importorskip("onnxruntime")
+    path = tmp_path / "model.onnx"
+    kwargs = dict(input_names=["x"], dynamic_axes={"x": {0: "batch"}}, dynamo=False)
+    torch.onnx.export(model, (x2,), str(path), **kwargs)
+    session = ort.InferenceSession(str(path))
+    for x, y in zip((x2, x3), expected, strict=True):
+        (out,) = session.run(None, {"x": x.numpy()})
+        np.testing.assert_allclose(out, y.numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_ddp_with_two_gloo_processes(tmp_path: Path):
     out = tmp_path / "ddp.json"
     worker = Path(__file__).with_name("ddp_worker.py")

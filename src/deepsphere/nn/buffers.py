@@ -9,8 +9,8 @@ view) over a buffer dies, the buffer goes back to the pool for the next request 
 its pages already mapped. Only buffers ≥ ``MIN_BYTES`` are pooled; the free ones total at most
 ``max_free_bytes`` (a quarter of the physical memory by default), the oldest dropped first.
 
-Other devices (CUDA has its own caching allocator), dtypes numpy lacks, and code being traced by
-``torch.compile`` or ONNX export get a plain ``torch.empty``.
+Other devices (CUDA has its own caching allocator), dtypes numpy lacks, and code being traced
+(:func:`traced`) get a plain ``torch.empty``.
 """
 
 from __future__ import annotations
@@ -60,8 +60,7 @@ class BufferPool:
         """An uninitialised contiguous tensor of ``shape`` and ``dtype``, over a pooled buffer on the CPU."""
         device = torch.device(device)
         nbytes = dtype.itemsize * math.prod(shape)
-        unpooled = nbytes < MIN_BYTES or device.type != "cpu" or dtype not in _NUMPY  # cheap: checked first
-        if unpooled or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
+        if nbytes < MIN_BYTES or device.type != "cpu" or dtype not in _NUMPY or traced():
             return torch.empty(shape, dtype=dtype, device=device)
         with self._lock:
             buffers = self._free.get(nbytes)
@@ -93,6 +92,13 @@ class BufferPool:
                 self._free_bytes -= size
                 if not buffers:
                     del self._free[size]
+
+
+def traced() -> bool:
+    """Whether a tracer is recording the caller: ``torch.compile``, ``torch.jit.trace`` or an ONNX export
+    (either exporter). The package's layers then run plain torch ops only — no C or numba kernels, no
+    pooled buffers (a tracer would take a numpy-backed tensor for a constant)."""
+    return torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
 
 
 _NUMPY = {torch.float32: np.float32, torch.float64: np.float64}

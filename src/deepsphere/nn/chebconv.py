@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ._fused import fused_chebconv
-from .buffers import POOL
+from .buffers import POOL, traced
 from .chebyshev import BACKENDS, chebyshev_basis, resolve_backend
 from .laplacian import RescaledLaplacian
 
@@ -111,20 +111,31 @@ class ChebConv(torch.nn.Module):
                 0, 1
             )
         basis = chebyshev_basis(self.laplacian, x.transpose(0, 1), self.K, backend)  # (K, V, B, C)
-        y = _Projection.apply(basis.view(self.K, n * batch, self.in_channels), self.weight, self.bias)
+        basis = basis.view(self.K, n * batch, self.in_channels)
+        if traced():  # a tracer records plain ops, not a custom autograd function's Python code
+            y = _project(basis, self.weight, self.bias)
+        else:
+            y = _Projection.apply(basis, self.weight, self.bias)
         return y.view(n, batch, self.out_channels).transpose(0, 1)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, K={self.K}, backend={self.backend!r}"
 
 
+def _project(basis: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``y = Σ_k T_k W_k + b`` for T (K, N, C_in), W (K, C_in, C_out) → (N, C_out), in plain torch ops."""
+    y = basis[0] @ weight[0] if bias is None else torch.addmm(bias, basis[0], weight[0])
+    for k in range(1, len(weight)):
+        y = torch.addmm(y, basis[k], weight[k])
+    return y
+
+
 class _Projection(torch.autograd.Function):
-    """``y = Σ_k T_k W_k + b`` for T (K, N, C_in), W (K, C_in, C_out): K accumulating products.
+    """:func:`_project` as K accumulating products into one pooled output (:mod:`.buffers`).
 
     As fast as one (N, K·C_in) product, with no re-layout of the stack; the backward writes the stack's
     gradient in one (K, N, C_in) tensor (autograd through K slices would zero-fill K full-size tensors).
-    Outputs come from the buffer pool (:mod:`.buffers`) except under autocast, where the products'
-    dtype is autocast's.
+    Under autocast the products run in autocast's dtype, into a new tensor.
     """
 
     @staticmethod
@@ -132,9 +143,7 @@ class _Projection(torch.autograd.Function):
         ctx: Any, basis: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     ) -> torch.Tensor:
         if torch.is_autocast_enabled(basis.device.type):
-            y = basis[0] @ weight[0] if bias is None else torch.addmm(bias, basis[0], weight[0])
-            for k in range(1, len(weight)):
-                y = torch.addmm(y, basis[k], weight[k])
+            y = _project(basis, weight, bias)
         else:
             y = POOL.empty((basis.shape[1], weight.shape[2]), weight.dtype, basis.device)
             torch.mm(basis[0], weight[0], out=y)

@@ -18,8 +18,8 @@ Backends (all give the same numbers; the tests hold each to a float64 dense refe
   (which fuses the gathers into one loop), ONNX export and autocast (any float dtype).
 
 ``"auto"`` picks ``fused`` for float32 on the CPU (``numba`` where no C compiler could build it, and for
-float64), ``sparse`` on other devices for float32/float64, and ``index`` when compiling, exporting, or for
-half precision.
+float64), ``sparse`` on other devices for float32/float64, and ``index`` when traced
+(compile, jit trace, ONNX export: :func:`.buffers.traced`), or for half precision.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import torch
 from .._numba_threads import numba_threads
 from . import _fused
 from ._ell_kernels import ell_step
-from .buffers import POOL
+from .buffers import POOL, traced
 from .laplacian import RescaledLaplacian
 
 BACKENDS = ("auto", "fused", "numba", "sparse", "index")
@@ -76,7 +76,7 @@ def resolve_backend(backend: str, x: torch.Tensor, fused: bool = True) -> str:
     if backend not in BACKENDS or (backend == "fused" and not fused):
         allowed = BACKENDS if fused else tuple(b for b in BACKENDS if b != "fused")
         raise ValueError(f"backend must be one of {allowed}, got {backend!r}")
-    exporting = torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
+    exporting = traced()
     full_precision = x.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled(
         x.device.type
     )

@@ -9,7 +9,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from . import _fused
-from .buffers import POOL
+from .buffers import POOL, traced
 
 
 class BatchNorm(torch.nn.BatchNorm1d):
@@ -71,10 +71,9 @@ class BatchNorm(torch.nn.BatchNorm1d):
 def _fused_kernel_runs(x: torch.Tensor, *params: torch.Tensor | None) -> bool:
     """Whether the C kernel takes rows ``x`` and the affine ``params``: contiguous float32 on the CPU,
     outside tracing and autocast, with the library built."""
-    traced = torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
     cpu32 = x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
     params32 = all(p is None or p.dtype == torch.float32 for p in params)
-    return cpu32 and params32 and not traced and x.is_contiguous() and _fused.available()
+    return cpu32 and params32 and not traced() and x.is_contiguous() and _fused.available()
 
 
 class _FusedBatchNorm(torch.autograd.Function):
