@@ -139,7 +139,8 @@ def exact_filter(laplacian: Any, function: Callable[[np.ndarray], Any], signals:
         raise ValueError(f"function must be callable (λ array → array), got {type(function).__name__}")
     x = _check_signals(signals, n)
     eigenvalues, eigenvectors = np.linalg.eigh(matrix.toarray())
-    response = _evaluate(function, eigenvalues)
+    # L is positive semi-definite: its λ = 0 comes out of eigh as ±1e-16, and g is defined on [0, lmax]
+    response = _evaluate(function, np.maximum(eigenvalues, 0.0))
     columns = x.reshape(n, -1)
     return (eigenvectors @ (response[:, None] * (eigenvectors.T @ columns))).reshape(x.shape)
 
